@@ -1,0 +1,1 @@
+"""The autodiff engine. It knows nothing about specific ops: ops register themselves."""

@@ -1,0 +1,99 @@
+"""Applying a registered op: run its forward, record a graph node, push forward-mode tangents."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import NumericalError
+from .graph import Node
+from .state import STATE
+
+_ndarray = np.ndarray
+_Tensor = None  # set by chainrule.tensor once the class exists
+
+
+def set_tensor_class(cls):
+    global _Tensor
+    _Tensor = cls
+
+
+def apply(op, *args, **attrs):
+    """Apply registered ``op`` to tensors ``args``; non-tensor arguments go in ``attrs``."""
+    out = op.forward(*[a.data for a in args], **attrs)
+    if type(out) is not _ndarray:
+        out = np.asarray(out)
+    t = _Tensor.__new__(_Tensor)
+    t.data = out
+    t.grad = None
+    t._fw = None
+    t._node = None
+    t.requires_grad = False
+    if op.differentiable:
+        if STATE.grad_enabled:
+            for a in args:
+                if a.requires_grad:
+                    t.requires_grad = True
+                    t._node = Node(op, args, out, attrs)
+                    break
+        if STATE.fw_active:
+            for a in args:
+                if a._fw:
+                    _push_tangents(op, args, t, attrs)
+                    break
+    if STATE.anomaly:
+        _check_anomaly(op, args, t)
+    return t
+
+
+def _push_tangents(op, args, out, attrs):
+    """Compute the output tangent at every open forward-mode level the inputs carry."""
+    from ..ops import tns
+
+    levels = []
+    for a in args:
+        if a._fw:
+            for lv in a._fw:
+                if lv in STATE.fw_active and lv not in STATE.fw_inactive and lv not in levels:
+                    levels.append(lv)
+    if not levels:
+        return
+    fw = {}
+    for lv in levels:
+        tangents = [a._fw.get(lv) if a._fw else None for a in args]
+        STATE.fw_inactive.add(lv)
+        try:
+            t = op.jvp(tns, tangents, out, args, **attrs)
+        finally:
+            STATE.fw_inactive.discard(lv)
+        if t is None:
+            continue
+        if t.shape != out.shape:
+            t = tns.broadcast_to(t, out.shape)
+        if t.dtype != out.dtype:
+            t = tns.astype(t, out.dtype)
+        fw[lv] = t
+    out._fw = fw or None
+    if out._node is not None:
+        out._node.fw = out._fw
+
+
+def _check_anomaly(op, args, out):
+    import traceback
+
+    if out.data.dtype.kind == "f" and not np.all(np.isfinite(out.data)):
+        where = "".join(traceback.format_list(_user_frames()))
+        shapes = ", ".join(str(a.shape) for a in args)
+        raise NumericalError(
+            f"detect_anomaly: op '{op.name}' produced NaN or Inf in its forward output "
+            f"(input shapes {shapes}); created at:\n{where}")
+    if out._node is not None:
+        import traceback as _tb
+
+        out._node.where = _tb.extract_stack()[:-3]
+
+
+def _user_frames():
+    import traceback
+
+    frames = traceback.extract_stack()[:-3]
+    return [f for f in frames if "/chainrule/" not in f.filename.replace("\\", "/")][-4:]

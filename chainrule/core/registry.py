@@ -1,0 +1,126 @@
+"""The op registry: one entry per primitive, holding its forward and both derivative rules.
+
+Rules are written once against an array namespace ``xp``. The engine runs them with the numpy
+namespace (:mod:`chainrule.core.npns`) for a fast first-order backward on raw arrays, and with the
+tensor namespace (:mod:`chainrule.ops.tns`) when the result must itself be differentiable
+(``create_graph=True``, forward-over-reverse): one rule serves every order.
+
+Kinds of entries
+----------------
+``elementwise(name, forward, derivs)``
+    Each input gets one local derivative ``d(xp, out, *inputs, **attrs)``; the reverse rule is
+    ``g * d`` and the forward rule ``sum(t_i * d_i)``.
+``linear(name, forward, transpose)``
+    The op is linear in its tensor inputs jointly; its forward rule is the op applied to the
+    tangents, so only the transpose (the reverse rule) is written.
+``explicit(name, forward, vjp, jvp)``
+    Both rules written by hand.
+
+Rule signatures
+---------------
+``vjp(xp, g, out, inputs, needs, **attrs) -> tuple`` gives one cotangent per input (``None`` for
+inputs that need none or have a zero gradient). The engine, not the rule, sums a cotangent back to
+its input's broadcast shape and restores its dtype.
+
+``jvp(xp, tangents, out, inputs, **attrs) -> tangent`` with ``None`` for zero tangents.
+"""
+
+from __future__ import annotations
+
+REGISTRY: dict[str, Op] = {}
+
+
+class Op:
+    """A registry entry. See the module docstring for the meaning of the fields."""
+
+    __slots__ = ("name", "forward", "vjp", "jvp", "kind", "differentiable", "samples", "smooth",
+                 "derivs", "nin", "doc")
+
+    def __init__(self, name, forward, vjp=None, jvp=None, kind="explicit", differentiable=True,
+                 samples=None, smooth=True, derivs=None, nin=None, doc=""):
+        self.name = name
+        self.forward = forward
+        self.vjp = vjp
+        self.jvp = jvp
+        self.kind = kind
+        self.differentiable = differentiable
+        self.samples = samples
+        self.smooth = smooth
+        self.derivs = derivs
+        self.nin = nin
+        self.doc = doc
+
+    def __repr__(self):
+        return f"<Op {self.name} ({self.kind})>"
+
+
+def _add(a, b):
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return a + b
+
+
+def register(op: Op) -> Op:
+    if op.name in REGISTRY:
+        raise KeyError(f"op '{op.name}' is registered twice")
+    REGISTRY[op.name] = op
+    return op
+
+
+def elementwise(name, forward, derivs, samples=None, smooth=True, doc=""):
+    """Register an elementwise op from its local derivatives (one per input).
+
+    A derivative may be ``None`` (the op is flat in that input: zero gradient).
+    """
+
+    def vjp(xp, g, out, inputs, needs, **attrs):
+        res = []
+        for i, d in enumerate(derivs):
+            if not needs[i]:
+                res.append(None)
+            elif d is None:  # flat in this input: a zero gradient, as PyTorch gives
+                res.append(xp.zeros_like(inputs[i]))
+            else:
+                res.append(g * d(xp, out, *inputs, **attrs))
+        return tuple(res)
+
+    def jvp(xp, tangents, out, inputs, **attrs):
+        acc = None
+        for t, d in zip(tangents, derivs):
+            if t is not None and d is not None:
+                acc = _add(acc, t * d(xp, out, *inputs, **attrs))
+        return acc
+
+    return register(Op(name, forward, vjp, jvp, "elementwise", samples=samples, smooth=smooth,
+                       derivs=derivs, nin=len(derivs), doc=doc))
+
+
+def linear(name, forward, transpose, samples=None, nin=1, doc=""):
+    """Register an op that is linear in its tensor inputs; ``transpose`` is its reverse rule.
+
+    The forward rule applies the op's own public function (looked up in the tensor namespace
+    under the same name) to the tangents, zeros standing in for absent ones.
+    """
+
+    def jvp(xp, tangents, out, inputs, **attrs):
+        if all(t is None for t in tangents):
+            return None
+        ts = [xp.zeros_like(x) if t is None else t for t, x in zip(tangents, inputs)]
+        return xp.apply(name, *ts, **attrs)
+
+    return register(Op(name, forward, transpose, jvp, "linear", samples=samples, nin=nin,
+                       doc=doc))
+
+
+def explicit(name, forward, vjp, jvp, samples=None, smooth=True, nin=None, doc=""):
+    """Register an op with hand-written reverse and forward rules."""
+    return register(Op(name, forward, vjp, jvp, "explicit", samples=samples, smooth=smooth,
+                       nin=nin, doc=doc))
+
+
+def nondiff(name, forward, samples=None, doc=""):
+    """Register an op whose outputs carry no gradient (comparisons, argmax, ...)."""
+    return register(Op(name, forward, None, None, "nondiff", differentiable=False,
+                       samples=samples, doc=doc))

@@ -1,0 +1,167 @@
+"""Reverse mode: walk the graph from the outputs back and pull cotangents through each node.
+
+The engine alone sums a cotangent back to its input's broadcast shape, skips zero (``None``)
+cotangents, accumulates fan-out and restores dtypes; rules do none of this.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import GraphError, NotDifferentiableError, NumericalError
+from . import npns
+from .graph import Node, topological_order, vertex
+from .state import STATE, _GradMode
+
+_FREED = "freed"
+
+
+def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inputs=None,
+                 accumulate=True):
+    """Propagate ``root_grads`` from ``roots`` through the graph.
+
+    Parameters
+    ----------
+    roots : list of Tensor
+    root_grads : list of Tensor
+        Cotangents, one per root, of each root's shape.
+    retain_graph : bool
+        Keep the graph's saved values so it can be walked again.
+    create_graph : bool
+        Record the backward computation itself so it can be differentiated again.
+    inputs : list of Tensor, optional
+        Return the cotangents of these tensors (``autograd.grad``) instead of accumulating into
+        leaves' ``.grad`` (unless ``accumulate`` too).
+    """
+    from ..ops import tns
+    from ..tensor import Tensor
+
+    tensor_path = create_graph or bool(STATE.fw_active)
+    xp = tns if tensor_path else npns
+    want = {}
+    if inputs is not None:
+        for i, t in enumerate(inputs):
+            want.setdefault(id(vertex(t)), []).append(i)
+    found = [None] * (len(inputs) if inputs is not None else 0)
+
+    grads = {}
+    for r, g in zip(roots, root_grads):
+        v = vertex(r)
+        g = g if tensor_path else g.data
+        grads[id(v)] = _accumulate(grads.get(id(v)), g)
+
+    order = topological_order(roots)
+    handed_out = {id(g) for g in grads.values()}
+    with _GradMode(create_graph):
+        for v in order:
+            g = grads.pop(id(v), None)
+            if g is None:
+                continue
+            if id(v) in want:
+                for i in want[id(v)]:
+                    found[i] = g
+            if type(v) is not Node:  # a leaf tensor
+                if accumulate:
+                    if not tensor_path:
+                        # Each leaf owns its .grad array: one cotangent array can reach several
+                        # leaves (x + a + b), and optimisers may update grads in place.
+                        if id(g) in handed_out or not g.flags.writeable:
+                            g = g.copy()
+                        handed_out.add(id(g))
+                    gt = g if tensor_path else Tensor._wrap(g)
+                    if not create_graph and tensor_path:
+                        gt = gt.detach()
+                    v.grad = gt if v.grad is None else _leaf_add(v.grad, gt)
+                continue
+            if v.inputs is None:
+                raise GraphError(
+                    f"backward: the graph through op '{v.op.name}' was already freed by an "
+                    "earlier backward; pass retain_graph=True to the first backward (or "
+                    "autograd.grad) if you need to walk it again")
+            op = v.op
+            ins = v.inputs
+            needs = tuple(t.requires_grad for t in ins)
+            if tensor_path:
+                out = Tensor._from_node(v)
+                in_vals = ins
+            else:
+                out = v.out
+                in_vals = [t.data for t in ins]
+            try:
+                cts = op.vjp(xp, g, out, in_vals, needs, **v.attrs)
+            except NotImplementedError as e:
+                raise NotDifferentiableError(
+                    f"backward: op '{op.name}' has no reverse rule: {e}") from None
+            if STATE.anomaly:
+                _check_grads(op, v, cts)
+            for t, ct, nd in zip(ins, cts, needs):
+                if ct is None or not nd:
+                    continue
+                if ct.shape != t.data.shape:
+                    ct = xp.sum_to(ct, t.data.shape)
+                if ct.dtype != t.data.dtype:
+                    ct = xp.astype(ct, t.data.dtype)
+                u = vertex(t)
+                grads[id(u)] = _accumulate(grads.get(id(u)), ct)
+            if not retain_graph:
+                v.inputs = None
+                v.out = None
+    return found
+
+
+def _accumulate(a, b):
+    if a is None:
+        return b
+    return a + b
+
+
+def _leaf_add(old, new):
+    if old.shape != new.shape:
+        raise GraphError(f"backward: existing .grad has shape {old.shape} but the new gradient "
+                         f"has shape {new.shape}")
+    return old + new
+
+
+def _check_grads(op, node, cts):
+    for i, ct in enumerate(cts):
+        if ct is None:
+            continue
+        arr = ct.data if hasattr(ct, "_node") else ct
+        if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
+            shapes = ", ".join(str(t.shape) for t in node.inputs)
+            where = ""
+            if node.where:
+                import traceback
+
+                frames = [f for f in node.where
+                          if "/chainrule/" not in f.filename.replace("\\", "/")][-4:]
+                where = "; the op was created at:\n" + "".join(traceback.format_list(frames))
+            raise NumericalError(
+                f"detect_anomaly: the backward of op '{op.name}' produced NaN or Inf in the "
+                f"gradient of input {i} (input shapes {shapes}){where}")
+
+
+def check_backward_root(t, gradient):
+    """Validate the arguments of ``Tensor.backward`` and return the root cotangent."""
+    from ..tensor import Tensor
+
+    if not t.requires_grad:
+        raise NotDifferentiableError(
+            f"backward: this tensor (shape {t.shape}) does not require grad and has no graph; "
+            "create the inputs you differentiate with requires_grad=True, and do not compute "
+            "the output under no_grad()")
+    if gradient is None:
+        if t.data.size != 1:
+            raise GraphError(
+                f"backward: grad can be implicitly created only for scalar outputs, got shape "
+                f"{t.shape}; pass gradient= (a tensor of the output's shape) or reduce the "
+                "output first, e.g. loss.sum() or loss.mean()")
+        return Tensor._wrap(np.ones_like(t.data))
+    if not isinstance(gradient, Tensor):
+        gradient = Tensor._wrap(np.asarray(gradient, dtype=t.data.dtype))
+    if gradient.shape != t.shape:
+        from ..errors import ShapeError
+
+        raise ShapeError(f"backward: argument 'gradient' expected shape {t.shape} (the "
+                         f"output's), got {gradient.shape}")
+    return gradient

@@ -1,0 +1,78 @@
+"""Global switches of the engine: grad mode and the active forward-mode levels.
+
+The state is process-wide (like PyTorch's grad mode per thread, but shared by threads here):
+toggle it from one thread at a time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+
+
+class _State:
+    __slots__ = ("grad_enabled", "fw_active", "fw_inactive", "next_level", "anomaly")
+
+    def __init__(self):
+        self.grad_enabled = True
+        self.fw_active: list[int] = []  # forward-mode levels currently open, innermost last
+        self.fw_inactive: set[int] = set()  # levels hidden while their own tangent is computed
+        self.next_level = 0
+        self.anomaly = False
+
+
+STATE = _State()
+
+
+class _GradMode(contextlib.ContextDecorator):
+    """Context manager and decorator that sets grad mode for its body."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self._prev: list[bool] = []
+
+    def __enter__(self):
+        self._prev.append(STATE.grad_enabled)
+        STATE.grad_enabled = self.enabled
+        return self
+
+    def __exit__(self, *exc):
+        STATE.grad_enabled = self._prev.pop()
+        return False
+
+    def __call__(self, fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with _GradMode(self.enabled):
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+
+def no_grad():
+    """Disable graph recording in a block or a decorated function.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> w = cr.ones(3, requires_grad=True)
+    >>> with cr.no_grad():
+    ...     y = w * 2
+    >>> y.requires_grad
+    False
+    """
+    return _GradMode(False)
+
+
+def enable_grad():
+    """Re-enable graph recording inside a ``no_grad`` block."""
+    return _GradMode(True)
+
+
+def set_grad_enabled(mode: bool):
+    """Set grad mode for a block (context manager), as ``torch.set_grad_enabled``."""
+    return _GradMode(bool(mode))
+
+
+def is_grad_enabled() -> bool:
+    return STATE.grad_enabled

@@ -1,0 +1,93 @@
+"""Argument handling shared by the op front-ends: conversion, promotion, dim aliases."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import backend
+from ..core.dispatch import apply
+from ..core.registry import REGISTRY
+from ..errors import ArgumentError, ShapeError
+from ..tensor import Tensor
+
+_ndarray = np.ndarray
+
+
+def as_tensor(x, dtype=None) -> Tensor:
+    """``x`` as a Tensor (no copy when it already is one of the right dtype)."""
+    if type(x) is Tensor:
+        if dtype is None or x.data.dtype == dtype:
+            return x
+        return apply(REGISTRY["astype"], x, dtype=backend.as_dtype(dtype))
+    return Tensor(x, dtype=dtype)
+
+
+def binary_args(a, b):
+    """Promote two operands (tensors or Python numbers) to tensors of a common dtype."""
+    ta, tb = type(a) is Tensor, type(b) is Tensor
+    if ta and tb:
+        if a.data.dtype == b.data.dtype:
+            return a, b
+        dt = backend.result_type(a.data, b.data)
+        return as_tensor(a, dt), as_tensor(b, dt)
+    if ta:
+        dt = backend.result_type(a.data, _scalar(b))
+        return as_tensor(a, dt), _const(b, dt)
+    if tb:
+        dt = backend.result_type(_scalar(a), b.data)
+        return _const(a, dt), as_tensor(b, dt)
+    a, b = Tensor(a), Tensor(b)
+    return binary_args(a, b)
+
+
+def _scalar(x):
+    if isinstance(x, (int, float, bool, np.number, np.bool_)):
+        return x
+    if isinstance(x, _ndarray):
+        return x
+    return np.asarray(x)
+
+
+def _const(x, dtype):
+    if isinstance(x, _ndarray):
+        return Tensor._wrap(x.astype(dtype, copy=False))
+    if isinstance(x, Tensor):
+        return as_tensor(x, dtype)
+    return Tensor._wrap(np.asarray(x, dtype=dtype))
+
+
+def dim_arg(name, dim, axis, default=None):
+    """Resolve PyTorch's ``dim=`` and numpy's ``axis=`` alias."""
+    if axis is not None:
+        if dim is not None:
+            raise ArgumentError(f"{name}: pass either dim= or axis=, not both")
+        return axis
+    return default if dim is None else dim
+
+
+def keep_arg(keepdim, keepdims):
+    return bool(keepdim or keepdims)
+
+
+def norm_axes(name, dim, ndim):
+    """Normalise a dim / tuple of dims to a sorted tuple of non-negative axes (None = all)."""
+    if dim is None:
+        return None
+    dims = (dim,) if isinstance(dim, (int, np.integer)) else tuple(dim)
+    out = []
+    for d in dims:
+        d = int(d)
+        if not -max(ndim, 1) <= d < max(ndim, 1):
+            raise ShapeError(f"{name}: argument 'dim' expected a value in "
+                             f"[{-max(ndim, 1)}, {max(ndim, 1) - 1}], got {d}")
+        out.append(d % max(ndim, 1))
+    return tuple(sorted(set(out)))
+
+
+def norm_dim(name, dim, ndim):
+    (d,) = norm_axes(name, dim, ndim)
+    return d
+
+
+def op(name):
+    return REGISTRY[name]

@@ -1,0 +1,535 @@
+"""Elementwise ops: arithmetic, math functions, activations, comparisons.
+
+Most entries state one local derivative per input and get both rules from it (``elementwise``).
+Derivatives are written against ``xp`` so they run on raw arrays and, for higher orders, on
+tensors. Kinks follow PyTorch: relu'(0) = 0, abs'(0) = 0, clamp's gradient is 1 at its bounds.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import backend
+from ..core import npns
+from ..core.dispatch import apply
+from ..core.registry import elementwise, explicit, linear, nondiff
+from ..tensor import Tensor
+from ._util import as_tensor, binary_args, op
+
+S = dict  # a sample: dict(args=[...shapes or arrays], attrs={...}, domain=(lo, hi))
+
+LN2 = math.log(2.0)
+SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+
+_BIN = [S(args=[(3, 4), (3, 4)]), S(args=[(2, 3, 4), (4,)]), S(args=[(3, 1), (1, 4)])]
+_UN = [S(args=[(3, 4)]), S(args=[(2, 3, 2)])]
+_POS = [S(args=[(3, 4)], domain=(0.2, 2.0))]
+
+
+# -- binary arithmetic ---------------------------------------------------------------------
+linear("add", np.add, lambda xp, g, out, ins, needs: (g, g), nin=2, samples=_BIN)
+linear("sub", np.subtract, lambda xp, g, out, ins, needs: (g, -g), nin=2, samples=_BIN)
+linear("neg", np.negative, lambda xp, g, out, ins, needs: (-g,), samples=_UN)
+elementwise("mul", np.multiply, (lambda xp, out, x, y: y, lambda xp, out, x, y: x),
+            samples=_BIN)
+elementwise("div", np.true_divide,
+            (lambda xp, out, x, y: 1.0 / y, lambda xp, out, x, y: -out / y),
+            samples=[S(args=[(3, 4), (3, 4)], domain=(0.5, 2.0)),
+                     S(args=[(2, 3), (3,)], domain=(0.5, 2.0))])
+elementwise("floor_divide", np.floor_divide, (None, None), smooth=False,
+            samples=[S(args=[(3, 4), (3, 4)], domain=(0.5, 3.0))])
+elementwise("remainder", np.remainder,
+            (lambda xp, out, x, y: xp.ones_like(x),
+             lambda xp, out, x, y: -xp.apply("floor_divide", x, y)), smooth=False,
+            samples=[S(args=[(3, 4), (3, 4)], domain=(0.5, 3.0))])
+
+
+def _pow_fwd(x, y):
+    return np.power(x, y)
+
+
+def _pow_dy(xp, out, x, y):
+    pos = x > 0
+    return xp.where(pos, out * xp.log(xp.where(pos, x, 1.0)), 0.0)
+
+
+elementwise("pow", _pow_fwd, (lambda xp, out, x, y: y * x ** (y - 1.0), _pow_dy),
+            samples=[S(args=[(3, 4), (3, 4)], domain=(0.5, 2.0))])
+elementwise("pow_scalar", lambda x, p: np.power(x, p),
+            (lambda xp, out, x, p: p * x ** (p - 1) if p != 2 else 2.0 * x,),
+            samples=[S(args=[(3, 4)], attrs=dict(p=3)), S(args=[(3, 4)], attrs=dict(p=2)),
+                     S(args=[(3, 4)], attrs=dict(p=0.5), domain=(0.3, 2.0))])
+elementwise("rpow_scalar", lambda x, base: np.power(base, x),
+            (lambda xp, out, x, base: out * math.log(base),),
+            samples=[S(args=[(3, 4)], attrs=dict(base=2.5))])
+
+
+def _ties(xp, out, x, y, first):
+    gt = (x > y) if first else (y > x)
+    return gt + (x == y) * 0.5
+
+
+elementwise("maximum", np.maximum, (lambda xp, out, x, y: _ties(xp, out, x, y, True),
+                                    lambda xp, out, x, y: _ties(xp, out, x, y, False)),
+            smooth=False, samples=_BIN)
+elementwise("minimum", np.minimum, (lambda xp, out, x, y: _ties(xp, out, y, x, True),
+                                    lambda xp, out, x, y: _ties(xp, out, y, x, False)),
+            smooth=False, samples=_BIN)
+
+
+def _where_vjp(xp, g, out, ins, needs):
+    c = ins[0]
+    return (None, xp.where(c, g, 0.0) if needs[1] else None,
+            xp.where(c, 0.0, g) if needs[2] else None)
+
+
+def _where_jvp(xp, ts, out, ins):
+    c = ins[0]
+    tx = ts[1] if ts[1] is not None else 0.0
+    ty = ts[2] if ts[2] is not None else 0.0
+    if ts[1] is None and ts[2] is None:
+        return None
+    return xp.where(c, tx, ty)
+
+
+explicit("where", np.where, _where_vjp, _where_jvp, nin=3, smooth=False,
+         samples=[S(args=[np.array([[True, False, True, False]] * 3), (3, 4), (3, 4)]),
+                  S(args=[np.array([True, False, True, False]), (3, 4), (4,)])])
+
+
+def _astype_fwd(x, dtype):
+    return x.astype(dtype, copy=False)
+
+
+linear("astype", _astype_fwd, lambda xp, g, out, ins, needs, dtype: (g,),
+       samples=[S(args=[(3, 4)], attrs=dict(dtype=np.dtype(np.float64)))])
+linear("alias", lambda x: x, lambda xp, g, out, ins, needs: (g,), samples=_UN)
+linear("clone", np.copy, lambda xp, g, out, ins, needs: (g,), samples=_UN)
+
+
+# -- unary math ------------------------------------------------------------------------------
+def _un(name, fwd, d, samples=_UN, smooth=True):
+    elementwise(name, fwd, (d,), samples=samples, smooth=smooth)
+
+
+_un("exp", np.exp, lambda xp, out, x: out)
+_un("exp2", np.exp2, lambda xp, out, x: out * LN2)
+_un("log", np.log, lambda xp, out, x: 1.0 / x, _POS)
+_un("log2", np.log2, lambda xp, out, x: 1.0 / (x * LN2), _POS)
+_un("log10", np.log10, lambda xp, out, x: 1.0 / (x * math.log(10.0)), _POS)
+_un("log1p", np.log1p, lambda xp, out, x: 1.0 / (1.0 + x), _POS)
+_un("expm1", np.expm1, lambda xp, out, x: out + 1.0)
+_un("sqrt", np.sqrt, lambda xp, out, x: 0.5 / out, _POS)
+_un("rsqrt", lambda x: 1.0 / np.sqrt(x), lambda xp, out, x: -0.5 * out / x, _POS)
+_un("square", np.square, lambda xp, out, x: 2.0 * x)
+_un("reciprocal", np.reciprocal, lambda xp, out, x: -(out * out), _POS)
+_un("abs", np.abs, lambda xp, out, x: xp.sign(x), smooth=False)
+_un("sign", np.sign, None, smooth=False)
+_un("sin", np.sin, lambda xp, out, x: xp.cos(x))
+_un("cos", np.cos, lambda xp, out, x: -xp.sin(x))
+_un("tan", np.tan, lambda xp, out, x: 1.0 + out * out, [S(args=[(3, 4)], domain=(-1.2, 1.2))])
+_un("tanh", np.tanh, lambda xp, out, x: 1.0 - out * out)
+_un("sinh", np.sinh, lambda xp, out, x: xp.cosh(x))
+_un("cosh", np.cosh, lambda xp, out, x: xp.sinh(x))
+_un("arctan", np.arctan, lambda xp, out, x: 1.0 / (1.0 + x * x))
+_un("arcsin", np.arcsin, lambda xp, out, x: xp.rsqrt(1.0 - x * x),
+    [S(args=[(3, 4)], domain=(-0.8, 0.8))])
+_un("arccos", np.arccos, lambda xp, out, x: -xp.rsqrt(1.0 - x * x),
+    [S(args=[(3, 4)], domain=(-0.8, 0.8))])
+_un("erf", npns.erf, lambda xp, out, x: (2.0 / math.sqrt(math.pi)) * xp.exp(-(x * x)))
+_un("sigmoid", npns.sigmoid, lambda xp, out, x: out * (1.0 - out))
+for _name, _fn in (("floor", np.floor), ("ceil", np.ceil), ("round", np.round),
+                   ("trunc", np.trunc)):
+    _un(_name, _fn, None, smooth=False)
+_un("frac", lambda x: x - np.trunc(x), lambda xp, out, x: xp.ones_like(x), smooth=False)
+
+
+def _logit_fwd(x, eps=None):
+    if eps is not None:
+        x = np.clip(x, eps, 1.0 - eps)
+    return np.log(x) - np.log1p(-x)
+
+
+def _logit_d(xp, out, x, eps=None):
+    d = 1.0 / (x * (1.0 - x))
+    if eps is None:
+        return d
+    return xp.where((x >= eps) & (x <= 1.0 - eps), d, 0.0)
+
+
+elementwise("logit", _logit_fwd, (_logit_d,), samples=[S(args=[(3, 4)], domain=(0.1, 0.9))])
+
+# -- activations -------------------------------------------------------------------------------
+_un("relu", lambda x: np.maximum(x, 0), lambda xp, out, x: x > 0, smooth=False)
+_un("relu6", lambda x: np.clip(x, 0, 6), lambda xp, out, x: (x > 0) & (x < 6), smooth=False,
+    samples=[S(args=[(3, 4)], domain=(-3.0, 9.0))])
+elementwise("leaky_relu", lambda x, negative_slope=0.01: np.where(x > 0, x, x * negative_slope),
+            (lambda xp, out, x, negative_slope=0.01: xp.where(x > 0, 1.0, negative_slope),),
+            smooth=False, samples=[S(args=[(3, 4)], attrs=dict(negative_slope=0.1))])
+
+
+def _elu_fwd(x, alpha=1.0):
+    return np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0)))
+
+
+elementwise("elu", _elu_fwd, (lambda xp, out, x, alpha=1.0: xp.where(x > 0, 1.0, out + alpha),),
+            smooth=False, samples=[S(args=[(3, 4)], attrs=dict(alpha=0.7))])
+elementwise("selu", lambda x: SELU_SCALE * _elu_fwd(x, SELU_ALPHA),
+            (lambda xp, out, x: xp.where(x > 0, SELU_SCALE,
+                                         SELU_SCALE * SELU_ALPHA * xp.exp(xp.minimum(x, 0.0))),),
+            smooth=False, samples=_UN)
+elementwise("celu", lambda x, alpha=1.0: np.where(
+    x > 0, x, alpha * np.expm1(np.minimum(x, 0) / alpha)),
+    (lambda xp, out, x, alpha=1.0: xp.where(x > 0, 1.0, xp.exp(xp.minimum(x, 0.0) / alpha)),),
+    smooth=False, samples=[S(args=[(3, 4)], attrs=dict(alpha=1.5))])
+
+
+def _gelu_fwd(x, approximate="none"):
+    if approximate == "tanh":
+        inner = SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)
+        return 0.5 * x * (1.0 + np.tanh(inner))
+    return 0.5 * x * (1.0 + npns.erf(x * (1.0 / math.sqrt(2.0))))
+
+
+def _gelu_d(xp, out, x, approximate="none"):
+    if approximate == "tanh":
+        t = xp.tanh(SQRT_2_OVER_PI * (x + 0.044715 * x * x * x))
+        return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * SQRT_2_OVER_PI * (
+            1.0 + 3 * 0.044715 * x * x)
+    cdf = 0.5 * (1.0 + xp.erf(x * (1.0 / math.sqrt(2.0))))
+    return cdf + x * INV_SQRT_2PI * xp.exp(-0.5 * x * x)
+
+
+elementwise("gelu", _gelu_fwd, (_gelu_d,),
+            samples=[S(args=[(3, 4)]), S(args=[(3, 4)], attrs=dict(approximate="tanh"))])
+
+
+def _silu_d(xp, out, x):
+    s = xp.sigmoid(x)
+    return s * (1.0 + x * (1.0 - s))
+
+
+_un("silu", lambda x: x * npns.sigmoid(x), _silu_d)
+
+
+def _softplus_fwd(x, beta=1.0, threshold=20.0):
+    bx = x * beta
+    return np.where(bx > threshold, x, np.logaddexp(0, bx) / beta)
+
+
+def _softplus_d(xp, out, x, beta=1.0, threshold=20.0):
+    bx = x * beta
+    return xp.where(bx > threshold, 1.0, xp.sigmoid(bx))
+
+
+elementwise("softplus", _softplus_fwd, (_softplus_d,),
+            samples=[S(args=[(3, 4)]), S(args=[(3, 4)], attrs=dict(beta=2.0, threshold=3.0))],
+            smooth=False)
+
+
+def _mish_fwd(x):
+    return x * np.tanh(np.logaddexp(0, x))
+
+
+def _mish_d(xp, out, x):
+    t = xp.tanh(xp.apply("softplus", x))
+    return t + x * xp.sigmoid(x) * (1.0 - t * t)
+
+
+_un("mish", _mish_fwd, _mish_d)
+_un("softsign", lambda x: x / (1.0 + np.abs(x)),
+    lambda xp, out, x: 1.0 / xp.square(1.0 + xp.abs(x)))
+elementwise("hardtanh", lambda x, min_val=-1.0, max_val=1.0: np.clip(x, min_val, max_val),
+            (lambda xp, out, x, min_val=-1.0, max_val=1.0: (x > min_val) & (x < max_val),),
+            smooth=False, samples=[S(args=[(3, 4)], attrs=dict(min_val=-0.5, max_val=1.0))])
+_un("hardsigmoid", lambda x: np.clip(x / 6.0 + 0.5, 0.0, 1.0),
+    lambda xp, out, x: ((x > -3.0) & (x < 3.0)) * (1.0 / 6.0), smooth=False,
+    samples=[S(args=[(3, 4)], domain=(-5.0, 5.0))])
+_un("hardswish", lambda x: x * np.clip(x / 6.0 + 0.5, 0.0, 1.0),
+    lambda xp, out, x: xp.where(x < -3.0, 0.0, xp.where(x > 3.0, 1.0, (2.0 * x + 3.0) / 6.0)),
+    smooth=False, samples=[S(args=[(3, 4)], domain=(-5.0, 5.0))])
+elementwise("clamp", lambda x, min=None, max=None: np.clip(x, min, max),  # noqa: A002
+            (lambda xp, out, x, min=None, max=None: _in_bounds(x, min, max),),  # noqa: A002
+            smooth=False, samples=[S(args=[(3, 4)], attrs=dict(min=-0.5, max=0.7)),
+                                   S(args=[(3, 4)], attrs=dict(min=-0.5))])
+
+
+def _in_bounds(x, lo, hi):
+    if lo is None:
+        return x <= hi
+    if hi is None:
+        return x >= lo
+    return (x >= lo) & (x <= hi)
+
+
+# -- non-differentiable ----------------------------------------------------------------------
+_BOOLS = [S(args=[np.array([[True, False, True]]), np.array([[True], [False]])])]
+for _name, _fn in (("lt", np.less), ("le", np.less_equal), ("gt", np.greater),
+                   ("ge", np.greater_equal), ("eq", np.equal), ("ne", np.not_equal)):
+    nondiff(_name, _fn, samples=_BIN)
+for _name, _fn in (("logical_and", np.logical_and), ("logical_or", np.logical_or),
+                   ("logical_xor", np.logical_xor)):
+    nondiff(_name, _fn, samples=_BOOLS)
+for _name, _fn in (("logical_not", np.logical_not), ("isnan", np.isnan), ("isinf", np.isinf),
+                   ("isfinite", np.isfinite), ("signbit", np.signbit)):
+    nondiff(_name, _fn, samples=_UN)
+
+
+# -- front-end functions -----------------------------------------------------------------------
+def _binary(name):
+    o = op(name)
+
+    def f(input, other):  # noqa: A002
+        a, b = binary_args(input, other)
+        return apply(o, a, b)
+
+    f.__name__ = name
+    f.__doc__ = f"Elementwise ``{name}`` with broadcasting and PyTorch's type promotion."
+    return f
+
+
+add_ = _binary("add")
+sub_ = _binary("sub")
+mul = _binary("mul")
+maximum = _binary("maximum")
+minimum = _binary("minimum")
+floor_divide = _binary("floor_divide")
+remainder = _binary("remainder")
+fmod = remainder
+lt = _binary("lt")
+le = _binary("le")
+gt = _binary("gt")
+ge = _binary("ge")
+eq = _binary("eq")
+ne = _binary("ne")
+logical_and = _binary("logical_and")
+logical_or = _binary("logical_or")
+logical_xor = _binary("logical_xor")
+greater, greater_equal, less, less_equal, equal, not_equal = gt, ge, lt, le, eq, ne
+
+
+def add(input, other, alpha=1):  # noqa: A002
+    """``input + alpha * other`` with broadcasting."""
+    if alpha != 1:
+        other = mul(other, alpha)
+    return add_(input, other)
+
+
+def sub(input, other, alpha=1):  # noqa: A002
+    """``input - alpha * other`` with broadcasting."""
+    if alpha != 1:
+        other = mul(other, alpha)
+    return sub_(input, other)
+
+
+subtract, multiply = sub, mul
+
+
+def div(input, other, rounding_mode=None):  # noqa: A002
+    """True division (ints give the default float dtype), or ``rounding_mode='floor'|'trunc'``."""
+    a, b = binary_args(input, other)
+    if rounding_mode == "floor":
+        return apply(op("floor_divide"), a, b)
+    if a.data.dtype.kind != "f":
+        a = as_tensor(a, backend.get_default_dtype())
+        b = as_tensor(b, backend.get_default_dtype())
+    out = apply(op("div"), a, b)
+    if rounding_mode == "trunc":
+        return trunc(out)
+    return out
+
+
+true_divide = divide = div
+
+
+def pow(input, exponent):  # noqa: A001, A002
+    """``input ** exponent`` for a tensor or scalar exponent."""
+    if isinstance(exponent, (int, float)) and not isinstance(exponent, bool):
+        x = as_tensor(input)
+        if x.data.dtype.kind != "f" and (isinstance(exponent, float) or exponent < 0):
+            x = as_tensor(x, backend.get_default_dtype())
+        if exponent == 1:
+            return x
+        return apply(op("pow_scalar"), x, p=exponent)
+    if isinstance(input, (int, float)) and not isinstance(input, bool) and input > 0:
+        e = as_tensor(exponent)
+        if e.data.dtype.kind != "f":
+            e = as_tensor(e, backend.get_default_dtype())
+        return apply(op("rpow_scalar"), e, base=float(input))
+    a, b = binary_args(input, exponent)
+    return apply(op("pow"), a, b)
+
+
+def neg(input):  # noqa: A002
+    return apply(op("neg"), as_tensor(input))
+
+
+negative = neg
+
+
+def where(condition, input=None, other=None):  # noqa: A002
+    """Elements of ``input`` where ``condition`` holds, else of ``other``."""
+    c = as_tensor(condition)
+    if input is None and other is None:
+        return tuple(Tensor._wrap(i) for i in np.nonzero(c.data))
+    if c.data.dtype != np.bool_:
+        c = Tensor._wrap(c.data.astype(bool))
+    a, b = binary_args(input, other)
+    return apply(op("where"), c, a, b)
+
+
+def _unary(name, float_only=True):
+    o = op(name)
+
+    def f(input):  # noqa: A002
+        x = as_tensor(input)
+        if float_only and x.data.dtype.kind != "f":
+            x = as_tensor(x, backend.get_default_dtype())
+        return apply(o, x)
+
+    f.__name__ = name
+    f.__doc__ = f"Elementwise ``{name}``."
+    return f
+
+
+exp = _unary("exp")
+exp2 = _unary("exp2")
+log = _unary("log")
+log2 = _unary("log2")
+log10 = _unary("log10")
+log1p = _unary("log1p")
+expm1 = _unary("expm1")
+sqrt = _unary("sqrt")
+rsqrt = _unary("rsqrt")
+square = _unary("square", float_only=False)
+reciprocal = _unary("reciprocal")
+abs = _unary("abs", float_only=False)  # noqa: A001
+absolute = abs
+sign = _unary("sign", float_only=False)
+sin = _unary("sin")
+cos = _unary("cos")
+tan = _unary("tan")
+tanh = _unary("tanh")
+sinh = _unary("sinh")
+cosh = _unary("cosh")
+arctan = atan = _unary("arctan")
+arcsin = asin = _unary("arcsin")
+arccos = acos = _unary("arccos")
+erf = _unary("erf")
+sigmoid = _unary("sigmoid")
+floor = _unary("floor", float_only=False)
+ceil = _unary("ceil", float_only=False)
+trunc = _unary("trunc", float_only=False)
+frac = _unary("frac")
+relu = _unary("relu", float_only=False)
+relu6 = _unary("relu6")
+selu = _unary("selu")
+silu = _unary("silu")
+mish = _unary("mish")
+softsign = _unary("softsign")
+hardsigmoid = _unary("hardsigmoid")
+hardswish = _unary("hardswish")
+logical_not = _unary("logical_not", float_only=False)
+isnan = _unary("isnan", float_only=False)
+isinf = _unary("isinf", float_only=False)
+isfinite = _unary("isfinite", float_only=False)
+signbit = _unary("signbit", float_only=False)
+
+
+def _float(x):
+    x = as_tensor(x)
+    return x if x.data.dtype.kind == "f" else as_tensor(x, backend.get_default_dtype())
+
+
+def round(input, decimals=0):  # noqa: A001, A002
+    x = as_tensor(input)
+    if decimals == 0:
+        return apply(op("round"), x)
+    s = 10.0 ** decimals
+    return apply(op("round"), x * s) / s
+
+
+def logit(input, eps=None):  # noqa: A002
+    return apply(op("logit"), _float(input), eps=eps)
+
+
+def leaky_relu(input, negative_slope=0.01):  # noqa: A002
+    return apply(op("leaky_relu"), _float(input), negative_slope=negative_slope)
+
+
+def elu(input, alpha=1.0):  # noqa: A002
+    return apply(op("elu"), _float(input), alpha=alpha)
+
+
+def celu(input, alpha=1.0):  # noqa: A002
+    return apply(op("celu"), _float(input), alpha=alpha)
+
+
+def gelu(input, approximate="none"):  # noqa: A002
+    """Gaussian error linear unit, exact (erf) or ``approximate='tanh'``."""
+    if approximate not in ("none", "tanh"):
+        from ..errors import ArgumentError
+
+        raise ArgumentError(f"gelu: argument 'approximate' expected 'none' or 'tanh', got "
+                            f"{approximate!r}")
+    return apply(op("gelu"), _float(input), approximate=approximate)
+
+
+def softplus(input, beta=1.0, threshold=20.0):  # noqa: A002
+    return apply(op("softplus"), _float(input), beta=beta, threshold=threshold)
+
+
+def hardtanh(input, min_val=-1.0, max_val=1.0):  # noqa: A002
+    return apply(op("hardtanh"), _float(input), min_val=min_val, max_val=max_val)
+
+
+def clamp(input, min=None, max=None):  # noqa: A001, A002
+    """Clamp to ``[min, max]`` (numbers or tensors); the gradient is 1 at the bounds."""
+    x = as_tensor(input)
+    if min is None and max is None:
+        from ..errors import ArgumentError
+
+        raise ArgumentError("clamp: at least one of 'min' and 'max' must be given")
+    if isinstance(min, Tensor) or isinstance(max, Tensor):
+        out = x
+        if min is not None:
+            out = where(lt(out, min), min, out)
+        if max is not None:
+            out = where(gt(out, max), max, out)
+        return out
+    if x.data.dtype.kind != "f" and (isinstance(min, float) or isinstance(max, float)):
+        x = as_tensor(x, backend.get_default_dtype())
+    return apply(op("clamp"), x, min=min, max=max)
+
+
+clip = clamp
+
+
+def lerp(input, end, weight):  # noqa: A002
+    """``input + weight * (end - input)``."""
+    return add(input, mul(weight, sub(end, input)))
+
+
+def astype(input, dtype):  # noqa: A002
+    """Cast to ``dtype`` (differentiable between float dtypes)."""
+    x = as_tensor(input)
+    dtype = backend.as_dtype(dtype)
+    if x.data.dtype == dtype:
+        return x
+    if dtype.kind != "f" or x.data.dtype.kind != "f":
+        return Tensor._wrap(x.data.astype(dtype))
+    return apply(op("astype"), x, dtype=dtype)
+
+
+def clone(input):  # noqa: A002
+    return apply(op("clone"), as_tensor(input))
+
+
+def alias(input):  # noqa: A002
+    """A new tensor object for the same value, connected to ``input`` in the graph."""
+    return apply(op("alias"), as_tensor(input))

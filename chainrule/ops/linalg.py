@@ -1,0 +1,204 @@
+"""Linear algebra: matmul (batched, broadcast, 1-D cases), einsum, and what composes from them."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..core.dispatch import apply
+from ..core.registry import explicit
+from ..errors import ArgumentError, ShapeError
+from ._util import as_tensor, binary_args, op
+
+S = dict
+
+
+# -- matmul on operands with ndim >= 2; the front-end handles the 1-D cases --------------------
+def _matmul_vjp(xp, g, out, ins, needs):
+    x, y = ins
+    gx = xp.matmul(g, xp.swapaxes(y, -1, -2)) if needs[0] else None
+    gy = xp.matmul(xp.swapaxes(x, -1, -2), g) if needs[1] else None
+    return gx, gy
+
+
+def _matmul_jvp(xp, ts, out, ins):
+    x, y = ins
+    tx, ty = ts
+    acc = None
+    if tx is not None:
+        acc = xp.matmul(tx, y)
+    if ty is not None:
+        t = xp.matmul(x, ty)
+        acc = t if acc is None else acc + t
+    return acc
+
+
+explicit("matmul", np.matmul, _matmul_vjp, _matmul_jvp, nin=2,
+         samples=[S(args=[(3, 4), (4, 5)]), S(args=[(2, 3, 4), (4, 2)]),
+                  S(args=[(2, 1, 3, 4), (3, 4, 2)])])
+
+
+# -- einsum --------------------------------------------------------------------------------------
+def _parse(subscripts, n):
+    s = subscripts.replace(" ", "")
+    if "." in s:
+        raise ArgumentError("einsum: ellipsis ('...') subscripts are not supported; name the "
+                            "dims explicitly")
+    if "->" in s:
+        lhs, rhs = s.split("->")
+    else:
+        lhs = s
+        letters = lhs.replace(",", "")
+        rhs = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+    ins = lhs.split(",")
+    if len(ins) != n:
+        raise ArgumentError(f"einsum: subscripts '{subscripts}' name {len(ins)} operands, got {n}")
+    return ins, rhs
+
+
+def _einsum_fwd(*xs, subscripts):
+    return np.einsum(subscripts, *xs, optimize=len(xs) > 2)
+
+
+def _einsum_grad_for(xp, i, ins_sub, out_sub, g, operands):
+    """Cotangent of operand ``i``: einsum of the cotangent with the other operands."""
+    target = ins_sub[i]
+    if len(set(target)) != len(target):
+        raise NotImplementedError("einsum: repeated subscripts in one operand (diagonals) have "
+                                  "no gradient rule")
+    others = [s for j, s in enumerate(ins_sub) if j != i]
+    avail = set(out_sub).union(*others) if others else set(out_sub)
+    kept = "".join(c for c in target if c in avail)
+    subs = ",".join([out_sub] + others) + "->" + kept
+    args = [g] + [operands[j] for j in range(len(operands)) if j != i]
+    r = xp.einsum(subs, *args)
+    if kept != target:  # dims summed away in the forward pass come back by broadcasting
+        shape_kept = [operands[i].shape[target.index(c)] if c in kept else 1 for c in target]
+        perm = [kept.index(c) for c in target if c in kept]
+        r = xp.transpose(r, tuple(perm)) if perm != sorted(perm) else r
+        r = xp.reshape(r, tuple(shape_kept))
+        r = xp.broadcast_to(r, operands[i].shape)
+    else:
+        perm = [kept.index(c) for c in target]
+        if perm != list(range(len(perm))):
+            r = xp.transpose(r, tuple(perm))
+    return r
+
+
+def _einsum_vjp(xp, g, out, ins, needs, subscripts):
+    ins_sub, out_sub = _parse(subscripts, len(ins))
+    return tuple(_einsum_grad_for(xp, i, ins_sub, out_sub, g, ins) if needs[i] else None
+                 for i in range(len(ins)))
+
+
+def _einsum_jvp(xp, ts, out, ins, subscripts):
+    acc = None
+    for i, t in enumerate(ts):
+        if t is None:
+            continue
+        args = list(ins)
+        args[i] = t
+        term = xp.einsum(subscripts, *args)
+        acc = term if acc is None else acc + term
+    return acc
+
+
+explicit("einsum", _einsum_fwd, _einsum_vjp, _einsum_jvp,
+         samples=[S(args=[(3, 4), (4, 5)], attrs=dict(subscripts="ij,jk->ik")),
+                  S(args=[(2, 3, 4)], attrs=dict(subscripts="bij->jb")),
+                  S(args=[(3, 4), (4,), (5,)], attrs=dict(subscripts="ij,j,k->ik"))])
+
+
+# -- front-end ---------------------------------------------------------------------------------
+def matmul(input, other):  # noqa: A002
+    """Matrix product with numpy's rules: batched, broadcast, and 1-D on either side."""
+    a, b = binary_args(input, other)
+    if a.ndim == 0 or b.ndim == 0:
+        raise ShapeError(f"matmul: both arguments need at least 1 dim, got shapes {a.shape} and "
+                         f"{b.shape}")
+    ka = a.shape[-1]
+    kb = b.shape[-2] if b.ndim >= 2 else b.shape[0]
+    if ka != kb:
+        raise ShapeError(f"matmul: argument shapes {a.shape} and {b.shape} don't fit: the last "
+                         f"dim of 'input' ({ka}) must equal the "
+                         f"{'second-to-last' if b.ndim >= 2 else 'only'} dim of 'other' ({kb})")
+    if a.ndim >= 2 and b.ndim >= 2:
+        try:
+            np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+        except ValueError:
+            raise ShapeError(f"matmul: batch dims of shapes {a.shape} and {b.shape} don't "
+                             "broadcast") from None
+        return apply(op("matmul"), a, b)
+    from .shape import reshape
+
+    if a.ndim == 1 and b.ndim == 1:
+        return reshape(apply(op("matmul"), reshape(a, (1, -1)), reshape(b, (-1, 1))), ())
+    if a.ndim == 1:
+        out = apply(op("matmul"), reshape(a, (1, -1)), b)
+        return reshape(out, out.shape[:-2] + out.shape[-1:])
+    out = apply(op("matmul"), a, reshape(b, (-1, 1)))
+    return reshape(out, out.shape[:-1])
+
+
+def dot(input, other):  # noqa: A002
+    a, b = as_tensor(input), as_tensor(other)
+    if a.ndim != 1 or b.ndim != 1:
+        raise ShapeError(f"dot: expected two 1-D tensors, got shapes {a.shape} and {b.shape}")
+    return matmul(a, b)
+
+
+def mv(input, vec):  # noqa: A002
+    a, v = as_tensor(input), as_tensor(vec)
+    if a.ndim != 2 or v.ndim != 1:
+        raise ShapeError(f"mv: expected a 2-D matrix and a 1-D vector, got shapes {a.shape} and "
+                         f"{v.shape}")
+    return matmul(a, v)
+
+
+def mm(input, mat2):  # noqa: A002
+    a, b = as_tensor(input), as_tensor(mat2)
+    if a.ndim != 2 or b.ndim != 2:
+        raise ShapeError(f"mm: expected two 2-D tensors, got shapes {a.shape} and {b.shape}")
+    return matmul(a, b)
+
+
+def bmm(input, mat2):  # noqa: A002
+    a, b = as_tensor(input), as_tensor(mat2)
+    if a.ndim != 3 or b.ndim != 3:
+        raise ShapeError(f"bmm: expected two 3-D tensors, got shapes {a.shape} and {b.shape}")
+    return matmul(a, b)
+
+
+def outer(input, vec2):  # noqa: A002
+    from .shape import reshape
+
+    a, b = binary_args(input, vec2)
+    return reshape(a, (-1, 1)) * reshape(b, (1, -1))
+
+
+ger = outer
+
+
+def einsum(subscripts, *operands):
+    """Einstein summation, e.g. ``einsum('bij,bjk->bik', a, b)`` (no ellipsis)."""
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    ts = [as_tensor(o) for o in operands]
+    if len({t.dtype for t in ts}) > 1:
+        dt = np.result_type(*[t.dtype for t in ts])
+        ts = [as_tensor(t, dt) for t in ts]
+    ins_sub, _ = _parse(subscripts, len(ts))
+    for i, (s, t) in enumerate(zip(ins_sub, ts)):
+        if len(s) != t.ndim:
+            raise ShapeError(f"einsum: operand {i} has shape {t.shape} but subscripts '{s}' "
+                             f"name {len(s)} dims")
+    try:
+        return apply(op("einsum"), *ts, subscripts=subscripts.replace(" ", ""))
+    except ValueError as e:
+        raise ShapeError(f"einsum: shapes {[t.shape for t in ts]} don't fit '{subscripts}': {e}") \
+            from None
+
+
+def linear_map(x, weight, bias=None):
+    """``x @ weight.T + bias`` (the map of ``nn.Linear``)."""
+    out = matmul(x, weight.mT)
+    return out if bias is None else out + bias
