@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from ..tensor import Tensor
 from . import elementwise as _E
+from . import fused  # noqa: F401  (registers the fused primitives)
 from . import linalg as _L
 from . import reduce as _R
 from . import shape as _SH

@@ -1,0 +1,2 @@
+"""Speed-critical composites with their own rules (softmax, cross-entropy, conv, pooling,
+normalisation, embedding, attention)."""
