@@ -203,12 +203,12 @@ class Module:
         if dt.kind != "f":
             raise DTypeError(f"Module.to: expected a floating dtype, got {dt}")
         for m in self.modules():
-            for name, p in m._parameters.items():
+            for p in m._parameters.values():
                 if p is not None and p.data.dtype.kind == "f":
                     p.data = p.data.astype(dt)
                     if p.grad is not None:
                         p.grad = Tensor._wrap(p.grad.data.astype(dt))
-            for name, b in m._buffers.items():
+            for b in m._buffers.values():
                 if b is not None and b.data.dtype.kind == "f":
                     b.data = b.data.astype(dt)
         return self
