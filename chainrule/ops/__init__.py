@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from ..tensor import Tensor
 from . import elementwise as _E
-from . import fused  # noqa: F401  (registers the fused primitives)
+from . import (
+    fused,  # noqa: F401  (registers the fused primitives)
+    tns,  # noqa: F401
+)
 from . import linalg as _L
 from . import reduce as _R
 from . import shape as _SH
-from . import tns  # noqa: F401
 from ._util import binary_args
 
 _MODULES = (_E, _R, _SH, _L)
