@@ -54,11 +54,12 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
     handed_out = {id(g) for g in grads.values()}
     with _GradMode(create_graph):
         for v in order:
-            g = grads.pop(id(v), None)
+            vid = id(v)
+            g = grads.pop(vid, None)
             if g is None:
                 continue
-            if id(v) in want:
-                for i in want[id(v)]:
+            if want and vid in want:
+                for i in want[vid]:
                     found[i] = g
             if type(v) is not Node:  # a leaf tensor
                 if accumulate:
@@ -80,7 +81,7 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
                     "autograd.grad) if you need to walk it again")
             op = v.op
             ins = v.inputs
-            needs = tuple(t.requires_grad for t in ins)
+            needs = tuple([t.requires_grad for t in ins])
             if tensor_path:
                 out = Tensor._from_node(v)
                 in_vals = ins
@@ -94,15 +95,18 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
                     f"backward: op '{op.name}' has no reverse rule: {e}") from None
             if STATE.anomaly:
                 _check_grads(op, v, cts)
-            for t, ct, nd in zip(ins, cts, needs):
-                if ct is None or not nd:
+            for t, ct in zip(ins, cts):
+                if ct is None or not t.requires_grad:
                     continue
-                if ct.shape != t.data.shape:
-                    ct = xp.sum_to(ct, t.data.shape)
-                if ct.dtype != t.data.dtype:
-                    ct = xp.astype(ct, t.data.dtype)
-                u = vertex(t)
-                grads[id(u)] = _accumulate(grads.get(id(u)), ct)
+                arr = t.data
+                if ct.shape != arr.shape:
+                    ct = xp.sum_to(ct, arr.shape)
+                if ct.dtype != arr.dtype:
+                    ct = xp.astype(ct, arr.dtype)
+                u = t._node
+                uid = id(t) if u is None else id(u)
+                prev = grads.get(uid)
+                grads[uid] = ct if prev is None else prev + ct
             if not retain_graph:
                 v.inputs = None
                 v.out = None

@@ -25,6 +25,17 @@ def as_tensor(x, dtype=None) -> Tensor:
 def binary_args(a, b):
     """Promote two operands (tensors or Python numbers) to tensors of a common dtype."""
     ta, tb = type(a) is Tensor, type(b) is Tensor
+    # Fast path for the common tensor-with-Python-number case: the tensor's dtype wins.
+    if ta and not tb:
+        kind = a.data.dtype.kind
+        sb = type(b)
+        if sb is float and kind == "f" or sb is int and kind in "fiu":
+            return a, _wrap_scalar(b, a.data.dtype)
+    elif tb and not ta:
+        kind = b.data.dtype.kind
+        sa = type(a)
+        if sa is float and kind == "f" or sa is int and kind in "fiu":
+            return _wrap_scalar(a, b.data.dtype), b
     if ta and tb:
         if a.data.dtype == b.data.dtype:
             return a, b
@@ -38,6 +49,19 @@ def binary_args(a, b):
         return _const(a, dt), as_tensor(b, dt)
     a, b = Tensor(a), Tensor(b)
     return binary_args(a, b)
+
+
+def _wrap_scalar(x, dtype):
+    t = _new(Tensor)
+    t.data = np.array(x, dtype=dtype)
+    t.grad = None
+    t._node = None
+    t._fw = None
+    t.requires_grad = False
+    return t
+
+
+_new = object.__new__
 
 
 def _scalar(x):
