@@ -66,8 +66,11 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
                     if not tensor_path:
                         # Each leaf owns its .grad array: one cotangent array can reach several
                         # leaves (x + a + b), and optimisers may update grads in place.
-                        if id(g) in handed_out or not g.flags.writeable:
-                            g = g.copy()
+                        # A C-contiguous grad also keeps optimiser updates fast (mixed layouts
+                        # make numpy's elementwise loops several times slower).
+                        if id(g) in handed_out or not g.flags.writeable or \
+                                not g.flags.c_contiguous:
+                            g = np.array(g, order="C")
                         handed_out.add(id(g))
                     gt = g if tensor_path else Tensor._wrap(g)
                     if not create_graph and tensor_path:

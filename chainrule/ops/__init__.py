@@ -17,16 +17,12 @@ from . import shape as _SH
 from ._util import binary_args
 
 _MODULES = (_E, _R, _SH, _L)
-_PRIVATE = {"annotations", "np", "math", "apply", "explicit", "linear", "nondiff",
-            "elementwise", "as_tensor", "binary_args", "op", "dim_arg", "keep_arg", "norm_axes",
-            "norm_dim", "S", "Tensor", "backend", "npns", "namedtuple", "ArgumentError",
-            "ShapeError", "DTypeError", "builtins_max", "MaxMin"}
-
 __all__ = []
 for _m in _MODULES:
     for _name, _obj in vars(_m).items():
-        if _name.startswith("_") or _name in _PRIVATE or not callable(_obj) or \
-                isinstance(_obj, type):
+        # Export the public functions each module defines (not what it imports).
+        if _name.startswith("_") or isinstance(_obj, type) or not callable(_obj) or \
+                getattr(_obj, "__module__", None) != _m.__name__:
             continue
         globals()[_name] = _obj
         __all__.append(_name)

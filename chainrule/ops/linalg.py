@@ -37,6 +37,47 @@ explicit("matmul", np.matmul, _matmul_vjp, _matmul_jvp, nin=2,
                   S(args=[(2, 1, 3, 4), (3, 4, 2)])])
 
 
+# -- linear: x @ W.T + b, fused so the weight gradient comes out in W's own layout ------------
+def _linear_fwd(x, w, b=None):
+    out = np.matmul(x, w.T)
+    if b is not None:
+        out += b
+    return out
+
+
+def _linear_vjp(xp, g, out, ins, needs):
+    x, w = ins[0], ins[1]
+    n_out, n_in = w.shape
+    gx = xp.matmul(g, w) if needs[0] else None
+    gw = gb = None
+    if needs[1] or (len(ins) > 2 and needs[2]):
+        g2 = xp.reshape(g, (-1, n_out)) if g.ndim != 2 else g
+        if needs[1]:
+            x2 = xp.reshape(x, (-1, n_in)) if x.ndim != 2 else x
+            gw = xp.matmul(xp.swapaxes(g2, 0, 1), x2)
+        if len(ins) > 2 and needs[2]:
+            gb = xp.sum(g2, axis=0)
+    return (gx, gw) if len(ins) == 2 else (gx, gw, gb)
+
+
+def _linear_jvp(xp, ts, out, ins):
+    x, w = ins[0], ins[1]
+    acc = None
+    if ts[0] is not None:
+        acc = xp.matmul(ts[0], xp.swapaxes(w, 0, 1))
+    if ts[1] is not None:
+        t = xp.matmul(x, xp.swapaxes(ts[1], 0, 1))
+        acc = t if acc is None else acc + t
+    if len(ts) > 2 and ts[2] is not None:
+        acc = ts[2] if acc is None else acc + ts[2]
+    return acc
+
+
+explicit("linear", _linear_fwd, _linear_vjp, _linear_jvp,
+         samples=[S(args=[(5, 4), (3, 4), (3,)]), S(args=[(2, 5, 4), (3, 4), (3,)]),
+                  S(args=[(5, 4), (3, 4)])])
+
+
 # -- einsum --------------------------------------------------------------------------------------
 def _parse(subscripts, n):
     s = subscripts.replace(" ", "")
@@ -198,7 +239,21 @@ def einsum(subscripts, *operands):
             from None
 
 
-def linear_map(x, weight, bias=None):
-    """``x @ weight.T + bias`` (the map of ``nn.Linear``)."""
-    out = matmul(x, weight.mT)
-    return out if bias is None else out + bias
+def linear(input, weight, bias=None):  # noqa: A002
+    """``input @ weight.T + bias``, the map of ``nn.Linear``, as one fused primitive.
+
+    ``weight`` has shape (out_features, in_features); ``input`` (..., in_features).
+    """
+    x = as_tensor(input)
+    w = as_tensor(weight)
+    if w.ndim != 2 or x.ndim == 0 or x.shape[-1] != w.shape[1]:
+        raise ShapeError(f"linear: 'input' of shape {x.shape} doesn't fit 'weight' of shape "
+                         f"{w.shape}: expected input with last dim {w.shape[-1]}")
+    if x.dtype != w.dtype:
+        x, w = binary_args(x, w)
+    if bias is None:
+        return apply(op("linear"), x, w)
+    b = as_tensor(bias, w.dtype)
+    if b.shape != (w.shape[0],):
+        raise ShapeError(f"linear: 'bias' expected shape ({w.shape[0]},), got {b.shape}")
+    return apply(op("linear"), x, w, b)

@@ -313,11 +313,11 @@ def var(input, dim=None, *, correction=1, unbiased=None, keepdim=False, axis=Non
     n = _count(x.shape, axes)
     mu = apply(op("mean"), x, axis=axes, keepdims=True)
     d = x - mu
-    return apply(op("sum"), d * d, axis=axes, keepdims=k) * (1.0 / builtins_max(n - correction,
+    return apply(op("sum"), d * d, axis=axes, keepdims=k) * (1.0 / _max(n - correction,
                                                                                  0))
 
 
-def builtins_max(a, b):
+def _max(a, b):
     return a if a > b else b
 
 

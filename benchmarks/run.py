@@ -1,0 +1,220 @@
+"""Side-by-side benchmark: chainrule vs PyTorch eager on the workloads of BENCHMARKS.md.
+
+Run ``python -m benchmarks.run`` (``--quick`` for a few-second smoke run, ``--json FILE`` to
+save the table, ``--only NAME ...`` to pick workloads, ``--threads N`` to pin BLAS threads).
+
+Both frameworks start from identical weights and batch, are timed in the same process with
+their steps interleaved in rounds, and must agree on the loss after 20 steps (1e-4 relative)
+before any time counts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+
+def _set_threads(n):
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(n)
+
+
+def _percentiles(ts):
+    import numpy as np
+
+    a = np.asarray(ts) * 1e3
+    return float(np.median(a)), float(np.percentile(a, 10)), float(np.percentile(a, 90))
+
+
+def numpy_matmul_gflops(seconds=1.0):
+    """The float32 matrix-multiply rate numpy reaches here, on mlp-wide's largest product."""
+    import numpy as np
+
+    a = np.random.default_rng(0).standard_normal((256, 4096)).astype(np.float32)
+    b = np.random.default_rng(1).standard_normal((4096, 4096)).astype(np.float32)
+    a @ b
+    n, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds or n < 3:
+        a @ b
+        n += 1
+    dt = (time.perf_counter() - t0) / n
+    return 2 * 256 * 4096 * 4096 / dt / 1e9
+
+
+def check_losses(name, steps=20):
+    """Train both frameworks 20 steps from the same start; return both final losses."""
+    from benchmarks import workloads as W
+
+    model, x, y, infer = W.build(name)
+    if infer:
+        import numpy as np
+
+        import chainrule as cr
+
+        tm = W.torch_model(name, model)
+        import torch
+
+        with cr.no_grad():
+            a = model(cr.from_numpy(x)).numpy()
+        with torch.no_grad():
+            b = tm(torch.from_numpy(x)).numpy()
+        return float(np.abs(a).sum()), float(np.abs(b).sum())
+    tm = W.torch_model(name, model)
+    cs, ts = W.chainrule_step(model, x, y, False), W.torch_step(tm, x, y, False)
+    for _ in range(steps):
+        lc = cs()
+        lt = ts()
+    return float(lc.item()), float(lt.item())
+
+
+def time_workload(name, min_steps, min_seconds, with_torch, rounds=5):
+    from benchmarks import workloads as W
+
+    model, x, y, infer = W.build(name)
+    cstep = W.chainrule_step(model, x, y, infer)
+    runners = {"chainrule": cstep}
+    if with_torch:
+        runners["torch"] = W.torch_step(W.torch_model(name, model), x, y, infer)
+        if name == "rnn":
+            runners["torch-fused"] = W.torch_step(W.torch_model(name, model, fused=True), x, y,
+                                                  infer)
+    for fn in runners.values():  # warm-up
+        for _ in range(3):
+            fn()
+    times = {k: [] for k in runners}
+    per_round = max(1, min_steps // rounds)
+    t_start = time.perf_counter()
+    r = 0
+    while r < rounds or time.perf_counter() - t_start < min_seconds:
+        for k, fn in runners.items():
+            for _ in range(per_round):
+                t0 = time.perf_counter()
+                fn()
+                times[k].append(time.perf_counter() - t0)
+        r += 1
+        if r > 50 * rounds:
+            break
+    out = {k: dict(zip(("median_ms", "p10_ms", "p90_ms"), _percentiles(v)), steps=len(v))
+           for k, v in times.items()}
+    flops = W.matmul_flops(name)
+    if flops:
+        for k in out:
+            out[k]["gflops"] = flops / (out[k]["median_ms"] * 1e-3) / 1e9
+    out["peak_mb"] = _peak_memory(cstep)
+    del model
+    return out
+
+
+def _peak_memory(step):
+    """Peak traced allocation (numpy buffers included) of one chainrule step, in MB."""
+    import tracemalloc
+
+    tracemalloc.start()
+    step()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return peak / 2**20
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="a few seconds: few steps, no mlp-wide")
+    p.add_argument("--only", nargs="+", help="workload names to run")
+    p.add_argument("--json", help="write the results to this file")
+    p.add_argument("--threads", type=int, help="BLAS threads for both frameworks")
+    p.add_argument("--min-steps", type=int, default=200)
+    p.add_argument("--min-seconds", type=float, default=2.0)
+    args = p.parse_args(argv)
+    if args.threads:
+        _set_threads(args.threads)
+    import numpy as np  # noqa: F401  (after thread settings)
+
+    from benchmarks import workloads as W
+
+    try:
+        import torch
+
+        if args.threads:
+            torch.set_num_threads(args.threads)
+        with_torch = True
+    except ImportError:
+        with_torch = False
+        print("PyTorch is not installed: timing chainrule alone (pip install torch)")
+    names = args.only or ([n for n in W.ALL if n != "mlp-wide"] if args.quick else W.ALL)
+    min_steps, min_seconds = (10, 0.2) if args.quick else (args.min_steps, args.min_seconds)
+    results = {"numpy_matmul_gflops": numpy_matmul_gflops(0.3 if args.quick else 1.0),
+               "workloads": {}}
+    header = (f"{'workload':<16}{'chainrule ms (p10-p90)':>26}{'torch ms (p10-p90)':>24}"
+              f"{'ratio':>8}{'GFLOP/s':>9}{'peak MB':>9}  loss check")
+    print(header)
+    print("-" * len(header))
+    for name in names:
+        row = {}
+        if with_torch:
+            lc, lt = check_losses(name)
+            rel = abs(lc - lt) / max(abs(lt), 1e-12)
+            row["loss_chainrule"], row["loss_torch"], row["loss_rel_diff"] = lc, lt, rel
+            row["loss_ok"] = rel <= 1e-4
+        row.update(time_workload(name, min_steps, min_seconds, with_torch))
+        c = row["chainrule"]
+        line = f"{name:<16}{c['median_ms']:>9.3f} ({c['p10_ms']:.3f}-{c['p90_ms']:.3f})"
+        line = f"{line:<42}"
+        if with_torch:
+            t = row["torch"]
+            row["ratio"] = c["median_ms"] / t["median_ms"]
+            line += f"{t['median_ms']:>9.3f} ({t['p10_ms']:.3f}-{t['p90_ms']:.3f})"
+            line = f"{line:<66}{row['ratio']:>8.2f}"
+        else:
+            line = f"{line:<66}{'':>8}"
+        line += f"{c.get('gflops', float('nan')):>9.1f}" if "gflops" in c else f"{'':>9}"
+        line += f"{row['peak_mb']:>9.1f}"
+        if with_torch:
+            line += f"  {'ok' if row['loss_ok'] else 'MISMATCH'} ({row['loss_rel_diff']:.1e})"
+        print(line, flush=True)
+        if "torch-fused" in row:
+            tf = row["torch-fused"]
+            row["ratio_vs_fused"] = c["median_ms"] / tf["median_ms"]
+            print(f"{'  vs nn.RNN':<16}{'':<26}{tf['median_ms']:>9.3f} "
+                  f"({tf['p10_ms']:.3f}-{tf['p90_ms']:.3f}){row['ratio_vs_fused']:>8.2f}")
+        results["workloads"][name] = row
+    if "mlp-wide" in results["workloads"]:
+        g = results["workloads"]["mlp-wide"]["chainrule"]["gflops"]
+        results["mlp_wide_fraction_of_numpy"] = g / results["numpy_matmul_gflops"]
+        print(f"mlp-wide reaches {g:.0f} GFLOP/s = "
+              f"{100 * results['mlp_wide_fraction_of_numpy']:.0f}% of numpy's float32 matmul "
+              f"rate here ({results['numpy_matmul_gflops']:.0f} GFLOP/s)")
+    else:
+        print(f"numpy float32 matmul rate here: {results['numpy_matmul_gflops']:.0f} GFLOP/s")
+    per_op = chain_overhead_us()
+    results["chain_us_per_op"] = per_op
+    print(f"per-op overhead, 1000-op chain of tiny ops with backward: {per_op:.2f} us/op")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=2)
+    return results
+
+
+def chain_overhead_us(n=1000, reps=15):
+    """Microseconds per op of a chain of tiny ops (mul, add, tanh) including backward."""
+    import numpy as np
+
+    import chainrule as cr
+
+    x = cr.randn(10, requires_grad=True)
+    ts = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        y = x
+        for _ in range(n // 3):
+            y = (y * 1.0001 + 0.001).tanh()
+        y.sum().backward()
+        ts.append((time.perf_counter() - t0) / (3 * (n // 3)) * 1e6)
+    return float(np.median(ts))
+
+
+if __name__ == "__main__":
+    sys.exit(0 if main() else 1)
