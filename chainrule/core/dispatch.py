@@ -81,19 +81,15 @@ def _check_anomaly(op, args, out):
     import traceback
 
     if out.data.dtype.kind == "f" and not np.all(np.isfinite(out.data)):
-        where = "".join(traceback.format_list(_user_frames()))
+        where = "".join(traceback.format_list(_user_frames(traceback.extract_stack())))
         shapes = ", ".join(str(a.shape) for a in args)
         raise NumericalError(
             f"detect_anomaly: op '{op.name}' produced NaN or Inf in its forward output "
             f"(input shapes {shapes}); created at:\n{where}")
     if out._node is not None:
-        import traceback as _tb
-
-        out._node.where = _tb.extract_stack()[:-3]
+        out._node.where = _user_frames(traceback.extract_stack())
 
 
-def _user_frames():
-    import traceback
-
-    frames = traceback.extract_stack()[:-3]
+def _user_frames(frames):
+    """The innermost frames outside the library: where the user's code called it."""
     return [f for f in frames if "/chainrule/" not in f.filename.replace("\\", "/")][-4:]

@@ -140,9 +140,8 @@ def _check_grads(op, node, cts):
             if node.where:
                 import traceback
 
-                frames = [f for f in node.where
-                          if "/chainrule/" not in f.filename.replace("\\", "/")][-4:]
-                where = "; the op was created at:\n" + "".join(traceback.format_list(frames))
+                where = "; the op was created at:\n" + "".join(
+                    traceback.format_list(node.where))
             raise NumericalError(
                 f"detect_anomaly: the backward of op '{op.name}' produced NaN or Inf in the "
                 f"gradient of input {i} (input shapes {shapes}){where}")
