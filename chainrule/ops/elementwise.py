@@ -69,9 +69,14 @@ elementwise("rpow_scalar", lambda x, base: np.power(base, x),
             samples=[S(args=[(3, 4)], attrs=dict(base=2.5))])
 
 
+def _mask(xp, cond, like):
+    """A 0/1 mask in ``like``'s dtype (bool * Python float would give float64)."""
+    return xp.astype(cond, like.dtype)
+
+
 def _ties(xp, out, x, y, first):
     gt = (x > y) if first else (y > x)
-    return gt + (x == y) * 0.5
+    return _mask(xp, gt, x) + _mask(xp, x == y, x) * 0.5
 
 
 elementwise("maximum", np.maximum, (lambda xp, out, x, y: _ties(xp, out, x, y, True),
@@ -169,7 +174,8 @@ _un("relu", lambda x: np.maximum(x, 0), lambda xp, out, x: x > 0, smooth=False)
 _un("relu6", lambda x: np.clip(x, 0, 6), lambda xp, out, x: (x > 0) & (x < 6), smooth=False,
     samples=[S(args=[(3, 4)], domain=(-3.0, 9.0))])
 elementwise("leaky_relu", lambda x, negative_slope=0.01: np.where(x > 0, x, x * negative_slope),
-            (lambda xp, out, x, negative_slope=0.01: xp.where(x > 0, 1.0, negative_slope),),
+            (lambda xp, out, x, negative_slope=0.01: xp.where(x > 0, xp.ones_like(x),
+                                                             negative_slope),),
             smooth=False, samples=[S(args=[(3, 4)], attrs=dict(negative_slope=0.1))])
 
 
@@ -248,7 +254,7 @@ elementwise("hardtanh", lambda x, min_val=-1.0, max_val=1.0: np.clip(x, min_val,
             (lambda xp, out, x, min_val=-1.0, max_val=1.0: (x > min_val) & (x < max_val),),
             smooth=False, samples=[S(args=[(3, 4)], attrs=dict(min_val=-0.5, max_val=1.0))])
 _un("hardsigmoid", lambda x: np.clip(x / 6.0 + 0.5, 0.0, 1.0),
-    lambda xp, out, x: ((x > -3.0) & (x < 3.0)) * (1.0 / 6.0), smooth=False,
+    lambda xp, out, x: _mask(xp, (x > -3.0) & (x < 3.0), x) * (1.0 / 6.0), smooth=False,
     samples=[S(args=[(3, 4)], domain=(-5.0, 5.0))])
 _un("hardswish", lambda x: x * np.clip(x / 6.0 + 0.5, 0.0, 1.0),
     lambda xp, out, x: xp.where(x < -3.0, 0.0, xp.where(x > 3.0, 1.0, (2.0 * x + 3.0) / 6.0)),

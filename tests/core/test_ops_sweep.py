@@ -126,6 +126,15 @@ def test_op_keeps_float32(name, i):
         return
     assert out.dtype == np.float32, f"{name} upcast float32 to {out.dtype}"
     if op.differentiable:
+        # the rules themselves must not upcast (the engine would hide it by casting back)
+        from chainrule.core import npns
+
+        g = np.ones_like(out.data)
+        cts = op.vjp(npns, g, out.data, [t.data for t in tensors],
+                     tuple(t.requires_grad for t in tensors), **attrs)
+        for ct in cts:
+            if ct is not None and np.asarray(ct).dtype.kind == "f":
+                assert np.asarray(ct).dtype == np.float32, f"{name} rule upcasts to {ct.dtype}"
         out.backward(cr.ones_like(out))
         for t in tensors:
             if t.requires_grad:
