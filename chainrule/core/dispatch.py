@@ -19,7 +19,10 @@ def set_tensor_class(cls):
 
 def apply(op, *args, **attrs):
     """Apply registered ``op`` to tensors ``args``; non-tensor arguments go in ``attrs``."""
-    out = op.forward(*[a.data for a in args], **attrs)
+    try:
+        out = op.forward(*[a.data for a in args], **attrs)
+    except (ValueError, IndexError, TypeError) as e:
+        raise _user_error(op, args, attrs, e) from None
     if type(out) is not _ndarray:
         out = np.asarray(out)
     t = _Tensor.__new__(_Tensor)
@@ -43,6 +46,21 @@ def apply(op, *args, **attrs):
     if STATE.anomaly:
         _check_anomaly(op, args, t)
     return t
+
+
+def _user_error(op, args, attrs, e):
+    """Turn an error raised inside numpy into a typed one naming the op and the shapes."""
+    from ..errors import ChainruleError, DTypeError, ShapeError
+
+    if isinstance(e, ChainruleError):
+        return e
+    shapes = " and ".join(f"{a.shape} ({a.dtype})" for a in args)
+    cls = DTypeError if isinstance(e, TypeError) else ShapeError
+    extra = ""
+    if attrs:
+        shown = {k: v for k, v in attrs.items() if not hasattr(v, "shape") or v.size < 10}
+        extra = f" with {shown}" if shown else ""
+    return cls(f"{op.name}: arguments of shapes {shapes}{extra} don't fit: {e}")
 
 
 def _push_tangents(op, args, out, attrs):
