@@ -15,7 +15,8 @@ _ndarray = np.ndarray
 
 def as_tensor(x, dtype=None) -> Tensor:
     """``x`` as a Tensor (no copy when it already is one of the right dtype)."""
-    if type(x) is Tensor:
+    # isinstance covers subclasses (nn.Parameter), which must keep their place in the graph.
+    if type(x) is Tensor or isinstance(x, Tensor):
         if dtype is None or x.data.dtype == dtype:
             return x
         return apply(REGISTRY["astype"], x, dtype=backend.as_dtype(dtype))
@@ -24,7 +25,8 @@ def as_tensor(x, dtype=None) -> Tensor:
 
 def binary_args(a, b):
     """Promote two operands (tensors or Python numbers) to tensors of a common dtype."""
-    ta, tb = type(a) is Tensor, type(b) is Tensor
+    ta = type(a) is Tensor or isinstance(a, Tensor)
+    tb = type(b) is Tensor or isinstance(b, Tensor)
     # Fast path for the common tensor-with-Python-number case: the tensor's dtype wins.
     if ta and not tb:
         kind = a.data.dtype.kind
