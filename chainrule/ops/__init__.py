@@ -9,6 +9,7 @@ from ..tensor import Tensor
 from . import elementwise as _E
 from . import (
     fused,  # noqa: F401  (registers the fused primitives)
+    recurrent,  # noqa: F401  (registers the fused recurrences)
     tns,  # noqa: F401
 )
 from . import linalg as _L

@@ -1,0 +1,124 @@
+"""Sequence layers against PyTorch: the same weights (state_dicts copied across) and inputs must
+give the same outputs and the same gradients with respect to the inputs, the initial states and
+every parameter, in float64 (tight) and float32 (loose). Skipped cleanly without PyTorch."""
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule import nn
+
+torch = pytest.importorskip("torch")
+
+TOL = {"float64": dict(rtol=1e-9, atol=1e-10), "float32": dict(rtol=2e-4, atol=2e-5)}
+DTYPES = ["float64", "float32"]
+
+
+def _copy_weights(ours, theirs):
+    ours.load_state_dict({k: v.detach().numpy() for k, v in theirs.state_dict().items()})
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+
+
+def _pair(ours_cls, torch_cls, dtype, *args, **kwargs):
+    torch.manual_seed(0)
+    theirs = torch_cls(*args, **kwargs).to(getattr(torch, dtype))
+    ours = ours_cls(*args, **kwargs).to(dtype)
+    _copy_weights(ours, theirs)
+    return ours, theirs
+
+
+def _inputs(rng, dtype, *shapes):
+    arrays = [rng.standard_normal(s).astype(dtype) for s in shapes]
+    return ([cr.tensor(a, requires_grad=True) for a in arrays],
+            [torch.tensor(a, requires_grad=True) for a in arrays])
+
+
+def _close(a, b, dtype, what):
+    a = a.detach().numpy() if hasattr(a, "detach") else a
+    b = b.detach().numpy()
+    assert a.shape == b.shape, f"{what}: shape {a.shape} vs {b.shape}"
+    np.testing.assert_allclose(a, b, err_msg=what, **TOL[dtype])
+
+
+def _flat(out):
+    """Every tensor in a nested tuple of results."""
+    if isinstance(out, (tuple, list)):
+        return [t for o in out for t in _flat(o)]
+    return [] if out is None else [out]
+
+
+def _compare(ours, theirs, our_in, their_in, our_out, their_out, dtype, seed=1):
+    """Compare outputs, then backpropagate the same random cotangents through both."""
+    outs_c, outs_t = _flat(our_out), _flat(their_out)
+    assert len(outs_c) == len(outs_t)
+    rng = np.random.default_rng(seed)
+    loss_c = loss_t = 0.0
+    for k, (oc, ot) in enumerate(zip(outs_c, outs_t)):
+        _close(oc, ot, dtype, f"output {k}")
+        w = rng.standard_normal(ot.shape).astype(dtype)
+        loss_c = loss_c + (oc * cr.tensor(w)).sum()
+        loss_t = loss_t + (ot * torch.tensor(w)).sum()
+    loss_c.backward()
+    loss_t.backward()
+    for k, (ic, it) in enumerate(zip(our_in, their_in)):
+        _close(ic.grad, it.grad, dtype, f"gradient of input {k}")
+    theirs_p = dict(theirs.named_parameters())
+    for name, p in ours.named_parameters():
+        assert p.grad is not None, name
+        _close(p.grad, theirs_p[name].grad, dtype, f"gradient of {name}")
+
+
+# -- recurrent layers -------------------------------------------------------------------------
+RECURRENT = [
+    ("RNN", dict(nonlinearity="tanh")), ("RNN", dict(nonlinearity="relu")), ("GRU", {}),
+    ("LSTM", {}),
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name,extra", RECURRENT, ids=["rnn_tanh", "rnn_relu", "gru", "lstm"])
+def test_two_layer_bidirectional_batch_first_with_h0(name, extra, dtype):
+    ours, theirs = _pair(getattr(nn, name), getattr(torch.nn, name), dtype, 3, 5, num_layers=2,
+                         bidirectional=True, batch_first=True, **extra)
+    rng = np.random.default_rng(0)
+    shapes = [(2, 6, 3), (4, 2, 5)] + ([(4, 2, 5)] if name == "LSTM" else [])
+    ci, ti = _inputs(rng, dtype, *shapes)
+    hc = (ci[1], ci[2]) if name == "LSTM" else ci[1]
+    ht = (ti[1], ti[2]) if name == "LSTM" else ti[1]
+    _compare(ours, theirs, ci, ti, ours(ci[0], hc), theirs(ti[0], ht), dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", ["RNN", "GRU", "LSTM"])
+def test_single_layer_time_major_no_h0_no_bias(name, dtype):
+    ours, theirs = _pair(getattr(nn, name), getattr(torch.nn, name), dtype, 4, 3, bias=False)
+    ci, ti = _inputs(np.random.default_rng(1), dtype, (7, 3, 4))
+    _compare(ours, theirs, ci, ti, ours(ci[0]), theirs(ti[0]), dtype)
+
+
+@pytest.mark.parametrize("name", ["RNN", "GRU", "LSTM"])
+def test_unbatched_three_layers(name):
+    ours, theirs = _pair(getattr(nn, name), getattr(torch.nn, name), "float64", 2, 3,
+                         num_layers=3, bidirectional=True)
+    ci, ti = _inputs(np.random.default_rng(2), "float64", (5, 2), (6, 3))
+    if name == "LSTM":
+        _compare(ours, theirs, ci, ti, ours(ci[0], (ci[1], ci[1] * 2)),
+                 theirs(ti[0], (ti[1], ti[1] * 2)), "float64")
+    else:
+        _compare(ours, theirs, ci, ti, ours(ci[0], ci[1]), theirs(ti[0], ti[1]), "float64")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", ["RNNCell", "GRUCell", "LSTMCell"])
+def test_cells(name, dtype):
+    ours, theirs = _pair(getattr(nn, name), getattr(torch.nn, name), dtype, 4, 3)
+    rng = np.random.default_rng(3)
+    for batch in ((2,), ()):
+        ci, ti = _inputs(rng, dtype, batch + (4,), batch + (3,), batch + (3,))
+        ours.zero_grad()
+        theirs.zero_grad()
+        hc = (ci[1], ci[2]) if name == "LSTMCell" else ci[1]
+        ht = (ti[1], ti[2]) if name == "LSTMCell" else ti[1]
+        if name != "LSTMCell":
+            ci, ti = ci[:2], ti[:2]
+        _compare(ours, theirs, ci, ti, ours(ci[0], hc), theirs(ti[0], ht), dtype)
