@@ -1,0 +1,98 @@
+"""Stochastic gradient descent with momentum, dampening, Nesterov momentum and weight decay."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import ArgumentError
+from ..tensor import Tensor
+from .optimizer import Optimizer, check_number
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent, step for step as ``torch.optim.SGD``.
+
+    With gradient ``g`` (``-g`` when ``maximize``) and ``g <- g + weight_decay * p``:
+    ``b <- momentum * b + (1 - dampening) * g`` (``b = g`` on the first step),
+    ``d = g + momentum * b`` when ``nesterov`` else ``b``, then ``p <- p - lr * d``.
+
+    Parameters
+    ----------
+    params : iterable
+        Tensors or parameter-group dicts.
+    lr : float
+        Learning rate (>= 0).
+    momentum : float
+        Momentum factor in [0, 1).
+    dampening : float
+        Dampening of the momentum's gradient term, in [0, 1].
+    weight_decay : float
+        L2 penalty coefficient (>= 0).
+    nesterov : bool
+        Nesterov momentum (needs ``momentum > 0`` and ``dampening == 0``).
+    maximize : bool
+        Ascend the objective instead of descending.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> w = cr.tensor([1.0, -2.0], requires_grad=True)
+    >>> opt = cr.optim.SGD([w], lr=0.1, momentum=0.9)
+    >>> for _ in range(3):
+    ...     opt.zero_grad()
+    ...     (w * w).sum().backward()
+    ...     opt.step()
+    >>> w.abs().max().item() < 1.0
+    True
+    """
+
+    def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, weight_decay=0.0,
+                 nesterov=False, *, maximize=False):
+        defaults = dict(lr=lr, momentum=momentum, dampening=dampening,
+                        weight_decay=weight_decay, nesterov=nesterov, maximize=maximize)
+        super().__init__(params, defaults)
+
+    def _validate(self, group):
+        super()._validate(group)
+        check_number(self, "momentum", group["momentum"], 0.0, 1.0, high_open=True)
+        check_number(self, "dampening", group["dampening"], 0.0, 1.0)
+        check_number(self, "weight_decay", group["weight_decay"], low=0.0)
+        if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
+            raise ArgumentError(f"SGD: argument 'nesterov' needs momentum > 0 and dampening = "
+                                f"0, got momentum={group['momentum']}, "
+                                f"dampening={group['dampening']}")
+
+    def _update_group(self, group):
+        lr = float(group["lr"])
+        momentum = float(group["momentum"])
+        dampening = float(group["dampening"])
+        wd = float(group["weight_decay"])
+        nesterov = group["nesterov"]
+        maximize = group["maximize"]
+        for p in group["params"]:
+            g = self._grad(p)
+            if g is None:
+                continue
+            d = p.data
+            if not d.flags.writeable:
+                d = p.data = d.copy()
+            if maximize:
+                g = -g
+            if wd != 0:
+                g = g + wd * d
+            if momentum != 0:
+                state = self.state.get(p)
+                if state is None:
+                    state = self.state[p] = {}
+                buf = state.get("momentum_buffer")
+                if buf is None:
+                    buf = state["momentum_buffer"] = Tensor._wrap(np.array(g, dtype=d.dtype))
+                else:
+                    b = buf.data
+                    b *= momentum
+                    if dampening == 0:
+                        b += g
+                    else:
+                        b += (1 - dampening) * g
+                g = g + momentum * buf.data if nesterov else buf.data
+            d -= lr * g

@@ -1,0 +1,266 @@
+"""Optimiser behaviour that needs no oracle: validation, groups, state, Newton's method."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule.errors import ArgumentError, ShapeError
+from chainrule.optim import SGD, Adagrad, Adam, AdamW, Newton, RMSprop
+
+ALL = [SGD, Adam, AdamW, RMSprop, Adagrad]
+
+
+def _w(*vals):
+    return cr.tensor(list(vals), requires_grad=True)
+
+
+@pytest.mark.parametrize("cls", ALL)
+@pytest.mark.parametrize("lr", [-0.1, float("nan"), float("inf"), "fast"])
+def test_bad_lr_names_optimiser_argument_and_value(cls, lr):
+    with pytest.raises(ArgumentError) as e:
+        cls([_w(1.0)], lr=lr)
+    msg = str(e.value)
+    assert cls.__name__ in msg and "'lr'" in msg and repr(lr) in msg and ">=" in msg
+
+
+@pytest.mark.parametrize("cls,kwargs,arg", [
+    (SGD, dict(momentum=1.0), "momentum"),
+    (SGD, dict(momentum=-0.1), "momentum"),
+    (SGD, dict(momentum=float("nan")), "momentum"),
+    (SGD, dict(weight_decay=-1.0), "weight_decay"),
+    (SGD, dict(nesterov=True), "nesterov"),
+    (SGD, dict(nesterov=True, momentum=0.9, dampening=0.1), "nesterov"),
+    (Adam, dict(betas=(1.0, 0.999)), "betas[0]"),
+    (Adam, dict(betas=(0.9, -0.1)), "betas[1]"),
+    (Adam, dict(betas=(0.9,)), "betas"),
+    (AdamW, dict(eps=-1e-8), "eps"),
+    (RMSprop, dict(alpha=1.5), "alpha"),
+    (RMSprop, dict(momentum=1.0), "momentum"),
+    (Adagrad, dict(lr_decay=-1.0), "lr_decay"),
+    (Adagrad, dict(initial_accumulator_value=-1.0), "initial_accumulator_value"),
+])
+def test_bad_hyperparameters(cls, kwargs, arg):
+    with pytest.raises(ArgumentError, match=cls.__name__) as e:
+        cls([_w(1.0)], **kwargs)
+    assert f"'{arg}'" in str(e.value)
+
+
+def test_group_options_are_validated_too():
+    with pytest.raises(ArgumentError, match="momentum"):
+        SGD([{"params": [_w(1.0)], "momentum": 2.0}], lr=0.1)
+
+
+def test_bad_params_argument():
+    with pytest.raises(ArgumentError, match="single Tensor"):
+        SGD(_w(1.0), lr=0.1)
+    with pytest.raises(ArgumentError, match="empty"):
+        SGD([], lr=0.1)
+    with pytest.raises(ArgumentError, match="Tensors"):
+        SGD([np.zeros(3)], lr=0.1)
+    w = _w(1.0)
+    with pytest.raises(ArgumentError, match="more than one"):
+        SGD([{"params": [w]}, {"params": [w]}], lr=0.1)
+    with pytest.raises(ArgumentError, match="non-leaf"):
+        SGD([w * 2], lr=0.1)
+
+
+def test_named_parameters_and_add_param_group():
+    a, b = _w(1.0), _w(2.0, 3.0)
+    opt = SGD([("a", a)], lr=0.1)
+    assert opt.param_groups[0]["param_names"] == ["a"]
+    opt.add_param_group({"params": [b], "lr": 0.01, "momentum": 0.5})
+    assert [g["lr"] for g in opt.param_groups] == [0.1, 0.01]
+    assert opt.param_groups[1]["momentum"] == 0.5 and opt.param_groups[0]["momentum"] == 0.0
+    (a.sum() + (b * b).sum()).backward()
+    opt.step()
+    np.testing.assert_allclose(a.data, [0.9])
+    np.testing.assert_allclose(b.data, [2.0 - 0.04, 3.0 - 0.06], rtol=1e-6)
+
+
+@pytest.mark.parametrize("cls", ALL)
+def test_step_in_place_no_new_objects_grads_untouched(cls):
+    w = cr.tensor(np.linspace(-1, 1, 6, dtype=np.float32).reshape(2, 3), requires_grad=True)
+    data_id = id(w.data)
+    kwargs = dict(weight_decay=0.1, maximize=True)
+    if cls in (SGD, RMSprop):
+        kwargs["momentum"] = 0.9
+    opt = cls([w], lr=0.1, **kwargs)
+    for _ in range(3):
+        opt.zero_grad()
+        (w * w * w).sum().backward()
+        g_before = w.grad.data.copy()
+        g_obj = w.grad.data
+        opt.step()
+        assert w.grad.data is g_obj
+        np.testing.assert_array_equal(w.grad.data, g_before)  # the gradient is never written
+    assert id(w.data) == data_id and w.data.dtype == np.float32
+    assert all(v.data.dtype == np.float32 for v in opt.state[w].values()
+               if isinstance(v, cr.Tensor))
+    assert w.grad_fn is None and not any(
+        isinstance(v, cr.Tensor) and v.requires_grad for v in opt.state[w].values())
+
+
+@pytest.mark.parametrize("cls", ALL)
+def test_params_without_grad_are_skipped(cls):
+    used, unused = _w(1.0, 2.0), _w(5.0)
+    opt = cls([used, unused], lr=0.1, weight_decay=0.5)
+    (used * used).sum().backward()
+    opt.step()
+    assert unused.data.tolist() == [5.0] and unused not in opt.state or \
+        not opt.state[unused].get("step")
+
+
+def test_zero_grad_modes_and_shared_arrays():
+    w = _w(1.0, 2.0)
+    opt = SGD([w], lr=0.1)
+    (w * 3).sum().backward()
+    g = w.grad.data
+    opt.zero_grad(set_to_none=False)
+    assert w.grad is not None and w.grad.data.tolist() == [0.0, 0.0]
+    assert g.tolist() == [3.0, 3.0]  # the old array was replaced, not zeroed in place
+    opt.zero_grad()
+    assert w.grad is None
+
+
+def test_grad_shape_mismatch_is_typed():
+    w = _w(1.0, 2.0)
+    w.grad = cr.tensor([1.0, 2.0, 3.0])
+    with pytest.raises(ShapeError, match="gradient of shape"):
+        SGD([w], lr=0.1).step()
+
+
+def test_closure_is_called_and_loss_returned():
+    w = _w(2.0)
+    opt = SGD([w], lr=0.25)
+
+    def closure():
+        opt.zero_grad()
+        loss = (w * w).sum()
+        loss.backward()
+        return loss
+
+    loss = opt.step(closure)
+    assert loss.item() == 4.0 and w.item() == 1.0
+
+
+def test_state_dict_layout_is_pytorch_like():
+    a, b = _w(1.0), _w(2.0, 3.0)
+    opt = Adam([{"params": [a]}, {"params": [b], "lr": 0.5}], lr=0.1)
+    (a.sum() + b.sum()).backward()
+    opt.step()
+    sd = opt.state_dict()
+    assert [g["params"] for g in sd["param_groups"]] == [[0], [1]]
+    assert sd["param_groups"][1]["lr"] == 0.5
+    assert set(sd["state"]) == {0, 1}
+    assert sd["state"][1]["step"] == 1 and sd["state"][1]["exp_avg"].shape == (2,)
+    # copies: stepping again doesn't change the saved dict
+    saved = sd["state"][0]["exp_avg"].data.copy()
+    opt.step()
+    np.testing.assert_array_equal(sd["state"][0]["exp_avg"].data, saved)
+    with pytest.raises(ArgumentError, match="groups"):
+        Adam([a, b]).load_state_dict(sd)
+
+
+def test_load_state_dict_accepts_numpy_and_casts_to_param_dtype():
+    w = cr.tensor(np.ones(3, dtype=np.float32), requires_grad=True)
+    opt = SGD([w], lr=0.1, momentum=0.9)
+    opt.load_state_dict({"state": {0: {"momentum_buffer": np.full(3, 2.0)}},
+                         "param_groups": [{"params": [0], "lr": 0.2, "momentum": 0.9,
+                                           "dampening": 0.0, "weight_decay": 0.0,
+                                           "nesterov": False, "maximize": False}]})
+    assert opt.state[w]["momentum_buffer"].dtype == np.float32
+    w.grad = cr.tensor(np.zeros(3, dtype=np.float32))
+    opt.step()  # buf = 0.9 * 2 = 1.8; w = 1 - 0.2 * 1.8
+    np.testing.assert_allclose(w.data, 1 - 0.2 * 1.8, rtol=1e-6)
+
+
+def test_repr_lists_groups():
+    r = repr(SGD([_w(1.0)], lr=0.1, momentum=0.9))
+    assert "SGD" in r and "momentum: 0.9" in r and "Parameter Group 0" in r
+
+
+# ------------------------------------------------------------------------------------ Newton
+def _quadratic(n=6, seed=0):
+    rng = np.random.default_rng(seed)
+    M = rng.normal(size=(n, n))
+    A = M @ M.T + n * np.eye(n)
+    b = rng.normal(size=n)
+    return A, b
+
+
+@pytest.mark.parametrize("mode", ["exact", "cg"])
+def test_newton_solves_a_quadratic_in_one_step(mode):
+    A, b = _quadratic()
+    w = cr.tensor(np.zeros(6), requires_grad=True)
+    At, bt = cr.tensor(A), cr.tensor(b)
+    opt = Newton([w], damping=0.0, mode=mode, cg_iters=20)
+    loss = opt.step(lambda: 0.5 * (w @ (At @ w)) - (bt * w).sum())
+    assert loss.item() == 0.0
+    np.testing.assert_allclose(w.data, np.linalg.solve(A, b), rtol=1e-8, atol=1e-10)
+
+
+def test_newton_logistic_regression_step_matches_closed_form():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(40, 3))
+    y = (X @ [1.0, -2.0, 0.5] + 0.3 * rng.normal(size=40) > 0).astype(np.float64)
+    w0 = rng.normal(size=3) * 0.1
+    w = cr.tensor(w0.copy(), requires_grad=True)
+    b = cr.tensor(np.zeros(1), requires_grad=True)
+    Xt, yt = cr.tensor(X), cr.tensor(y)
+    damping, lr = 1e-3, 0.7
+
+    def closure():
+        z = Xt @ w + b
+        return (cr.softplus(z) - yt * z).mean()
+
+    Newton([w, b], lr=lr, damping=damping).step(closure)
+    Xb = np.hstack([X, np.ones((40, 1))])
+    theta = np.concatenate([w0, [0.0]])
+    p = 1 / (1 + np.exp(-Xb @ theta))
+    g = Xb.T @ (p - y) / 40
+    H = (Xb * (p * (1 - p))[:, None]).T @ Xb / 40 + damping * np.eye(4)
+    expected = theta - lr * np.linalg.solve(H, g)
+    np.testing.assert_allclose(np.concatenate([w.data, b.data]), expected, rtol=1e-9)
+
+
+@pytest.mark.parametrize("mode", ["exact", "cg"])
+def test_newton_minimises_rosenbrock(mode):
+    w = cr.tensor([-1.2, 1.0], dtype=cr.float64, requires_grad=True)
+    opt = Newton([w], damping=1e-6, mode=mode, cg_iters=10)
+    for _ in range(30):
+        opt.step(lambda: (1 - w[0]) ** 2 + 100 * (w[1] - w[0] ** 2) ** 2)
+    np.testing.assert_allclose(w.data, [1.0, 1.0], atol=1e-6)
+    assert opt.state[w]["step"] == 30
+
+
+def test_newton_errors():
+    big = cr.zeros(101, requires_grad=True)
+    with pytest.raises(ArgumentError, match="max_params=100.*got 101.*mode='cg'"):
+        Newton([big], max_params=100)
+    Newton([big], max_params=100, mode="cg")  # cg mode doesn't form the Hessian
+    w = _w(1.0)
+    with pytest.raises(ArgumentError, match="closure"):
+        Newton([w]).step()
+    with pytest.raises(ArgumentError, match="mode"):
+        Newton([w], mode="quasi")
+    with pytest.raises(ArgumentError, match="damping"):
+        Newton([w], damping=-1.0)
+
+    def calls_backward():
+        loss = (w * w).sum()
+        loss.backward()
+        return loss
+
+    with pytest.raises(cr.errors.GraphError, match="must not call backward"):
+        Newton([w]).step(calls_backward)
+
+
+def test_newton_cg_negative_curvature_falls_back_to_gradient():
+    w = cr.tensor([0.5, 0.0], dtype=cr.float64, requires_grad=True)
+    # f = -x^2 + y^2: at (0.5, 0) the gradient (-1, 0) points along negative curvature
+    Newton([w], lr=0.1, mode="cg", damping=0.0).step(lambda: -w[0] ** 2 + w[1] ** 2)
+    assert math.isclose(w.data[0], 0.5 - 0.1 * -1.0) and w.data[1] == 0.0
