@@ -8,6 +8,7 @@ from __future__ import annotations
 from ..tensor import Tensor
 from . import elementwise as _E
 from . import (
+    attention,  # noqa: F401  (registers the fused attention probabilities)
     fused,  # noqa: F401  (registers the fused primitives)
     recurrent,  # noqa: F401  (registers the fused recurrences)
     tns,  # noqa: F401

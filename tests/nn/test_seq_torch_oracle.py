@@ -122,3 +122,31 @@ def test_cells(name, dtype):
         if name != "LSTMCell":
             ci, ti = ci[:2], ti[:2]
         _compare(ours, theirs, ci, ti, ours(ci[0], hc), theirs(ti[0], ht), dtype)
+
+
+# -- scaled dot-product attention -------------------------------------------------------------
+def _sdpa_masks(rng):
+    allowed = rng.random((4, 6)) > 0.4
+    allowed[2] = False  # a fully-masked query row: PyTorch gives zeros, and so do we
+    return {
+        "none": {}, "causal": dict(is_causal=True), "bool": dict(attn_mask=allowed),
+        "float": dict(attn_mask=rng.standard_normal((2, 1, 4, 6))),
+        "scale": dict(scale=0.25),
+    }
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", ["none", "causal", "bool", "float", "scale"])
+def test_scaled_dot_product_attention(case, dtype):
+    from chainrule.ops.attention import scaled_dot_product_attention
+
+    rng = np.random.default_rng(4)
+    kw = _sdpa_masks(rng)[case]
+    ci, ti = _inputs(rng, dtype, (2, 3, 4, 8), (2, 3, 6, 8), (2, 3, 6, 5))
+    ckw = {k: cr.tensor(v.astype(dtype) if v.dtype.kind == "f" else v)
+           if isinstance(v, np.ndarray) else v for k, v in kw.items()}
+    tkw = {k: torch.tensor(v.astype(dtype) if v.dtype.kind == "f" else v)
+           if isinstance(v, np.ndarray) else v for k, v in kw.items()}
+    oc = scaled_dot_product_attention(*ci, **ckw)
+    ot = torch.nn.functional.scaled_dot_product_attention(*ti, **tkw)
+    _compare(nn.Module(), torch.nn.Module(), ci, ti, oc, ot, dtype)

@@ -1,0 +1,240 @@
+"""Scaled dot-product attention: a fused primitive for the attention probabilities.
+
+``attn_softmax(q, k[, bias], scale, mask)`` computes ``softmax(scale * q @ k^T + bias)`` over the
+last dim, with entries where the boolean ``mask`` is False removed (probability 0). It is one
+graph node whose reverse rule uses the saved probabilities ``p`` (no recomputation):
+
+    dS = p * (g - sum(g * p, -1))          (the softmax's reverse rule)
+    dq = scale * dS @ k,   dk = scale * dS^T @ q,   dbias = dS
+
+The attention output is then an ordinary (batched) ``matmul(p, v)``, so both products are single
+batched BLAS calls over every batch element and head at once.
+
+Numerics: the softmax subtracts the row maximum, so large scores never overflow. A row whose
+entries are all masked has no maximum; its probabilities are defined as 0 (the row's output is
+then 0), and so are all its gradients: no NaN enters either pass. This is what PyTorch's
+``F.scaled_dot_product_attention`` gives for such rows.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..core.dispatch import apply
+from ..core.registry import explicit
+from ..errors import ArgumentError, DTypeError, ShapeError
+from ..random import _gen
+from ..tensor import Tensor
+from ._util import as_tensor, op
+
+S = dict
+
+
+def _probs_fwd(q, k, bias=None, scale=1.0, mask=None):
+    s = np.matmul(q, np.swapaxes(k, -1, -2))
+    s *= s.dtype.type(scale)
+    if bias is not None:
+        if np.broadcast_shapes(s.shape, bias.shape) == s.shape:
+            s += bias
+        else:
+            s = s + bias
+    if mask is not None:
+        if mask.shape != s.shape:
+            s = np.array(np.broadcast_to(s, np.broadcast_shapes(s.shape, mask.shape)))
+        np.copyto(s, -np.inf, where=~mask)
+    m = s.max(axis=-1, keepdims=True)
+    if mask is not None or bias is not None:
+        # a row with every entry removed has max -inf; shift it by 0 so exp gives exact zeros
+        m[~np.isfinite(m)] = 0
+    s -= m
+    np.exp(s, out=s)
+    den = s.sum(axis=-1, keepdims=True)
+    if mask is not None or bias is not None:
+        den[den == 0] = 1
+    s /= den
+    return s
+
+
+def _probs_vjp(xp, g, out, ins, needs, scale=1.0, mask=None):
+    q, k = ins[0], ins[1]
+    p = out
+    ds = p * (g - xp.sum(g * p, axis=-1, keepdims=True))
+    gb = ds if len(ins) > 2 and needs[2] else None
+    gq = gk = None
+    if needs[0] or needs[1]:
+        dss = ds * scale
+        if needs[0]:
+            gq = xp.matmul(dss, k)
+        if needs[1]:
+            gk = xp.matmul(xp.swapaxes(dss, -1, -2), q)
+    return (gq, gk) if len(ins) == 2 else (gq, gk, gb)
+
+
+def _probs_jvp(xp, ts, out, ins, scale=1.0, mask=None):
+    q, k = ins[0], ins[1]
+    tq, tk = ts[0], ts[1]
+    tb = ts[2] if len(ts) > 2 else None
+    tsc = None
+    if tq is not None:
+        tsc = xp.matmul(tq, xp.swapaxes(k, -1, -2))
+    if tk is not None:
+        t = xp.matmul(q, xp.swapaxes(tk, -1, -2))
+        tsc = t if tsc is None else tsc + t
+    if tsc is not None:
+        tsc = tsc * scale
+    if tb is not None:
+        tsc = tb if tsc is None else tsc + tb
+    if tsc is None:
+        return None
+    p = out
+    return p * (tsc - xp.sum(p * tsc, axis=-1, keepdims=True))
+
+
+_MASK = np.array([[True, True, False, True, False], [False, False, False, False, False],
+                  [True, False, True, True, True]])
+explicit("attn_softmax", _probs_fwd, _probs_vjp, _probs_jvp,
+         samples=[S(args=[(2, 3, 4), (2, 5, 4)], attrs=dict(scale=0.5)),
+                  S(args=[(2, 3, 4), (5, 4), (3, 5)], attrs=dict(scale=0.7)),
+                  S(args=[(2, 3, 4), (2, 5, 4)], attrs=dict(scale=0.5, mask=_MASK)),
+                  S(args=[(2, 1, 3, 4), (2, 2, 5, 4), (2, 1, 1, 5)],
+                    attrs=dict(scale=0.5, mask=np.tri(3, 5, dtype=bool)))])
+
+
+# -- front-end ---------------------------------------------------------------------------------
+def _shape(s):
+    return "(" + ", ".join(str(d) for d in s) + ")"
+
+
+def causal_mask(target_len, source_len):
+    """Boolean (L, S) mask, True where query i may attend to key j (j <= i: top-left aligned).
+
+    Examples
+    --------
+    >>> causal_mask(2, 3).astype(int).tolist()
+    [[1, 0, 0], [1, 1, 0]]
+    """
+    return np.tri(target_len, source_len, dtype=bool)
+
+
+def attention_probs(query, key, attn_mask=None, is_causal=False, scale=None,
+                    name="scaled_dot_product_attention"):
+    """The attention probabilities ``softmax(q @ k^T * scale + mask)``, shape (..., L, S).
+
+    ``attn_mask``: a boolean mask (True = attend) or a float tensor added to the scores, either
+    broadcastable to (..., L, S). ``is_causal`` additionally removes keys after each query
+    (top-left aligned when L != S).
+    """
+    q, k = as_tensor(query), as_tensor(key)
+    if q.ndim < 2 or k.ndim < 2:
+        raise ShapeError(f"{name}: 'query' and 'key' need at least 2 dims (..., L, E), got "
+                         f"shapes {_shape(q.shape)} and {_shape(k.shape)}")
+    if q.dtype.kind != "f" or q.dtype != k.dtype:
+        raise DTypeError(f"{name}: 'query' and 'key' must be floating tensors of one dtype, got "
+                         f"{q.dtype} and {k.dtype}")
+    if q.shape[-1] != k.shape[-1]:
+        raise ShapeError(f"{name}: 'key' expected last dim {q.shape[-1]} (the query's "
+                         f"embedding size E), got shape {_shape(k.shape)} for query shape "
+                         f"{_shape(q.shape)}")
+    try:
+        batch = np.broadcast_shapes(q.shape[:-2], k.shape[:-2])
+    except ValueError:
+        raise ShapeError(f"{name}: batch dims of 'query' {_shape(q.shape)} and 'key' "
+                         f"{_shape(k.shape)} don't broadcast") from None
+    L, S_ = q.shape[-2], k.shape[-2]
+    scores_shape = batch + (L, S_)
+    if scale is None:
+        scale = 1.0 / math.sqrt(q.shape[-1])
+    mask = None
+    bias = None
+    if attn_mask is not None:
+        m = attn_mask.data if isinstance(attn_mask, Tensor) else np.asarray(attn_mask)
+        try:
+            np.broadcast_shapes(m.shape, scores_shape)
+        except ValueError:
+            raise ShapeError(f"{name}: argument 'attn_mask' expected a shape broadcastable to "
+                             f"{_shape(scores_shape)} (..., L, S), got {_shape(m.shape)}") \
+                from None
+        if m.dtype == np.bool_:
+            mask = m
+        elif m.dtype.kind == "f":
+            bias = as_tensor(attn_mask, q.dtype)
+        else:
+            raise DTypeError(f"{name}: argument 'attn_mask' expected a bool or float tensor, "
+                             f"got {m.dtype}")
+    if is_causal:
+        tri = causal_mask(L, S_)
+        mask = tri if mask is None else np.logical_and(mask, tri)
+    args = (q, k) if bias is None else (q, k, bias)
+    return apply(op("attn_softmax"), *args, scale=float(scale), mask=mask)
+
+
+def dropout_mask(shape, p, dtype, generator=None):
+    """Inverted-dropout multiplier: 0 with probability p, else 1/(1-p), in ``dtype``."""
+    keep = _gen(generator).random(shape) >= p
+    return keep.astype(dtype) * np.asarray(1.0 / (1.0 - p), dtype=dtype)
+
+
+def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0,
+                                 is_causal=False, scale=None, generator=None):
+    """Attention ``softmax(Q K^T * scale + mask) V``, as ``torch.nn.functional``'s.
+
+    Parameters
+    ----------
+    query : Tensor (..., L, E)
+    key : Tensor (..., S, E)
+    value : Tensor (..., S, Ev)
+    attn_mask : Tensor, optional
+        Boolean, **True means "attend"** (PyTorch's functional convention), or float, added to
+        the scores; broadcastable to (..., L, S).
+    dropout_p : float
+        Dropout on the attention probabilities (always applied when > 0, as PyTorch's
+        functional form; modules pass 0 in eval mode).
+    is_causal : bool
+        Query i attends to keys j <= i (top-left aligned when L != S); combined with
+        ``attn_mask`` when both are given.
+    scale : float, optional
+        Defaults to 1 / sqrt(E).
+    generator : chainrule.Generator, optional
+        Source of the dropout mask.
+
+    Returns
+    -------
+    Tensor (..., L, Ev)
+
+    A query row whose keys are all masked gets zero probabilities: its output and all its
+    gradients are 0 (never NaN), as PyTorch's function gives.
+
+    Examples
+    --------
+    >>> import chainrule as cr
+    >>> q = cr.randn(2, 4, 5, 8)
+    >>> scaled_dot_product_attention(q, q, q, is_causal=True).shape
+    (2, 4, 5, 8)
+    """
+    out, _ = attention(query, key, value, attn_mask, dropout_p, is_causal, scale, generator)
+    return out
+
+
+def attention(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None,
+              generator=None, name="scaled_dot_product_attention"):
+    """Like :func:`scaled_dot_product_attention`, also returning the probabilities used
+    (after dropout), shape (..., L, S)."""
+    from .linalg import matmul
+
+    v = as_tensor(value)
+    k = as_tensor(key)
+    if v.ndim < 2 or k.ndim < 2 or v.shape[-2] != k.shape[-2]:
+        s_len = k.shape[-2] if k.ndim >= 2 else "S"
+        raise ShapeError(f"{name}: 'value' expected shape (..., {s_len}, Ev) (as many rows as "
+                         f"'key' {_shape(k.shape)}), got {_shape(v.shape)}")
+    if not 0.0 <= float(dropout_p) < 1.0:
+        raise ArgumentError(f"{name}: argument 'dropout_p' expected a probability in [0, 1), "
+                            f"got {dropout_p}")
+    if v.dtype != k.dtype:
+        raise DTypeError(f"{name}: 'value' expected dtype {k.dtype} (the key's), got {v.dtype}")
+    p = attention_probs(query, k, attn_mask, is_causal, scale, name)
+    if dropout_p > 0.0:
+        p = p * Tensor._wrap(dropout_mask(p.shape, dropout_p, p.dtype, generator))
+    return matmul(p, v), p
