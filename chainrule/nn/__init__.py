@@ -1,5 +1,33 @@
 """``chainrule.nn``: modules, layers, initialisation, losses and regularisers."""
 
+from . import functional, init
+from .activation import (
+    CELU,
+    ELU,
+    GELU,
+    SELU,
+    Hardsigmoid,
+    Hardswish,
+    Hardtanh,
+    LeakyReLU,
+    LogSigmoid,
+    LogSoftmax,
+    Mish,
+    ReLU,
+    ReLU6,
+    Sigmoid,
+    Sign,
+    SiLU,
+    Softmax,
+    Softmin,
+    Softplus,
+    Softsign,
+    Tanh,
+    Tanhshrink,
+)
+from .container import ModuleDict, ModuleList, Residual, Sequential
+from .layers import Bilinear, Dropout, Embedding, Flatten, Identity, Linear, Unflatten
 from .module import Module, count_parameters
+from .norm import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
 from .parameter import Parameter
 from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase

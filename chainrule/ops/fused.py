@@ -1,2 +1,347 @@
-"""Speed-critical composites with their own rules (softmax, cross-entropy, conv, pooling,
-normalisation, embedding, attention)."""
+"""Speed-critical composites with their own rules: softmax and log-softmax, cross-entropy and
+negative log-likelihood, normalisation, dropout, embedding, convolution and pooling.
+
+Each entry is one graph node however many numpy calls its forward takes, so a layer costs one
+node instead of a dozen, and its reverse rule is the closed-form one (the softmax Jacobian
+product, the layer-norm formula) rather than the chain of its pieces.
+
+Rules are written against ``xp`` like every other op. Where a rule needs a companion op (the
+gradient of a convolution is a transposed convolution and a weight correlation), that companion
+is registered here too and called through ``xp.apply``: on the fast path this runs the
+companion's numpy forward directly, on the tensor path it records a node whose own rules give
+the next order. The convolution family closes on three ops, pooling and embedding on two.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..core.registry import explicit, linear
+
+S = dict
+
+
+def _arr(t):
+    """The raw array behind an input (rules see arrays on the fast path, tensors otherwise)."""
+    return t if isinstance(t, np.ndarray) else t.data
+
+
+# -- softmax / log_softmax -----------------------------------------------------------------------
+def _softmax_fwd(x, dim=-1):
+    e = x - np.max(x, axis=dim, keepdims=True)
+    np.exp(e, out=e)
+    e /= np.sum(e, axis=dim, keepdims=True)
+    return e
+
+
+def _softmax_vjp(xp, g, out, ins, needs, dim=-1):
+    return (out * (g - xp.sum(g * out, axis=dim, keepdims=True)),)
+
+
+def _softmax_jvp(xp, ts, out, ins, dim=-1):
+    t = ts[0]
+    return out * (t - xp.sum(t * out, axis=dim, keepdims=True))
+
+
+explicit("softmax", _softmax_fwd, _softmax_vjp, _softmax_jvp,
+         samples=[S(args=[(3, 5)], attrs=dict(dim=-1)), S(args=[(2, 3, 4)], attrs=dict(dim=1))])
+
+
+def _log_softmax_fwd(x, dim=-1):
+    s = x - np.max(x, axis=dim, keepdims=True)
+    s -= np.log(np.sum(np.exp(s), axis=dim, keepdims=True))
+    return s
+
+
+def _log_softmax_vjp(xp, g, out, ins, needs, dim=-1):
+    return (g - xp.exp(out) * xp.sum(g, axis=dim, keepdims=True),)
+
+
+def _log_softmax_jvp(xp, ts, out, ins, dim=-1):
+    t = ts[0]
+    return t - xp.sum(xp.exp(out) * t, axis=dim, keepdims=True)
+
+
+explicit("log_softmax", _log_softmax_fwd, _log_softmax_vjp, _log_softmax_jvp,
+         samples=[S(args=[(3, 5)], attrs=dict(dim=-1)), S(args=[(2, 3, 4)], attrs=dict(dim=1))])
+
+
+# -- cross-entropy with class-index targets ------------------------------------------------------
+def _ce_target_dist(logits_shape, dtype, target, weight, ignore_index, label_smoothing):
+    """The constant pieces of the loss: per-row target distribution ``q`` and the mean's divisor.
+
+    Row i's loss is ``-sum_c q[i, c] * log_softmax(x)[i, c]`` with
+    ``q[i] = (1 - eps) * w[y_i] * onehot(y_i) + eps * w / C`` (``w = 1`` without weights), and
+    ignored rows have ``q[i] = 0``. The mean divides by ``sum_i w[y_i]`` over kept rows, as
+    PyTorch does. ``q`` is returned as (row scale ``a``, column term ``b``): the one-hot part
+    ``a[i]`` at column ``y_i`` plus the dense part ``b`` (None without smoothing), so no dense
+    one-hot is ever built.
+    """
+    m, c = logits_shape
+    keep = target != ignore_index
+    safe = np.where(keep, target, 0)
+    wy = np.ones(m, dtype) if weight is None else weight[safe].astype(dtype, copy=False)
+    wy = np.where(keep, wy, 0).astype(dtype, copy=False)
+    a = (1.0 - label_smoothing) * wy if label_smoothing else wy
+    b = None
+    if label_smoothing:
+        wc = np.ones(c, dtype) if weight is None else weight.astype(dtype, copy=False)
+        b = (keep.astype(dtype)[:, None] * (label_smoothing / c)) * wc[None, :]
+    denom = float(wy.sum(dtype=np.float64))
+    return safe, a.astype(dtype, copy=False), b, denom
+
+
+def _ce_fwd(x, target, weight=None, ignore_index=-100, label_smoothing=0.0, reduction="mean"):
+    lsm = _log_softmax_fwd(x, -1)
+    safe, a, b, denom = _ce_target_dist(x.shape, x.dtype, target, weight, ignore_index,
+                                        label_smoothing)
+    rows = -a * np.take_along_axis(lsm, safe[:, None], axis=1)[:, 0]
+    if b is not None:
+        rows -= np.sum(b * lsm, axis=1)
+    if reduction == "none":
+        return rows
+    total = rows.sum()
+    if reduction == "sum":
+        return total
+    return (total / denom).astype(x.dtype) if denom else np.array(np.nan, x.dtype)
+
+
+def _ce_grad_rows(xp, x, target, weight, ignore_index, label_smoothing):
+    """d loss_i / d x_i = (sum_c q_ic) softmax(x_i) - q_i, built without a dense one-hot on the
+    fast path."""
+    xa = _arr(x)
+    safe, a, b, denom = _ce_target_dist(xa.shape, xa.dtype, _arr(target), weight, ignore_index,
+                                        label_smoothing)
+    qsum = a if b is None else a + b.sum(axis=1)
+    if not xp.is_tensor_ns:
+        d = _softmax_fwd(xa, -1)
+        d *= qsum[:, None]
+        d[np.arange(d.shape[0]), safe] -= a
+        if b is not None:
+            d -= b
+        return d, denom
+    q = np.zeros(xa.shape, xa.dtype)
+    q[np.arange(xa.shape[0]), safe] = a
+    if b is not None:
+        q += b
+    p = xp.apply("softmax", x, dim=-1)
+    return p * qsum[:, None] - q, denom
+
+
+def _ce_vjp(xp, g, out, ins, needs, weight=None, ignore_index=-100, label_smoothing=0.0,
+            reduction="mean"):
+    x, target = ins
+    if not needs[0]:
+        return None, None
+    d, denom = _ce_grad_rows(xp, x, target, weight, ignore_index, label_smoothing)
+    if reduction == "none":
+        return d * xp.expand_dims(g, 1), None
+    scale = g * (1.0 / denom) if reduction == "mean" and denom else g
+    if reduction == "mean" and not denom:
+        scale = g * np.nan
+    return d * scale, None
+
+
+def _ce_jvp(xp, ts, out, ins, weight=None, ignore_index=-100, label_smoothing=0.0,
+            reduction="mean"):
+    x, target = ins
+    t = ts[0]
+    if t is None:
+        return None
+    d, denom = _ce_grad_rows(xp, x, target, weight, ignore_index, label_smoothing)
+    rows = xp.sum(d * t, axis=1)
+    if reduction == "none":
+        return rows
+    total = xp.sum(rows)
+    if reduction == "sum":
+        return total
+    return total * (1.0 / denom if denom else np.nan)
+
+
+_T5 = np.array([0, 2, 1, 4, 2])
+explicit("cross_entropy", _ce_fwd, _ce_vjp, _ce_jvp,
+         samples=[S(args=[(5, 4), _T5 % 4]),
+                  S(args=[(5, 4), _T5 % 4], attrs=dict(reduction="sum", label_smoothing=0.2)),
+                  S(args=[(5, 4), _T5 % 4],
+                    attrs=dict(reduction="none", weight=np.array([1.0, 2.0, 0.5, 1.5]),
+                               ignore_index=2)),
+                  S(args=[(5, 4), _T5 % 4],
+                    attrs=dict(weight=np.array([1.0, 2.0, 0.5, 1.5]), ignore_index=1,
+                               label_smoothing=0.1))])
+
+
+# -- negative log-likelihood on log-probabilities (linear in the input) -----------------------
+def _nll_fwd(x, target, weight=None, ignore_index=-100, reduction="mean"):
+    safe, a, _, denom = _ce_target_dist(x.shape, x.dtype, target, weight, ignore_index, 0.0)
+    rows = -a * np.take_along_axis(x, safe[:, None], axis=1)[:, 0]
+    if reduction == "none":
+        return rows
+    total = rows.sum()
+    if reduction == "sum":
+        return total
+    return (total / denom).astype(x.dtype) if denom else np.array(np.nan, x.dtype)
+
+
+def _nll_dense(x, target, weight, ignore_index, reduction):
+    """The constant matrix M with nll(x) = reduce(sum_c M * x): -a at each row's target."""
+    xa = _arr(x)
+    safe, a, _, denom = _ce_target_dist(xa.shape, xa.dtype, _arr(target), weight, ignore_index,
+                                        0.0)
+    m = np.zeros(xa.shape, xa.dtype)
+    m[np.arange(xa.shape[0]), safe] = -a
+    if reduction == "mean":
+        m *= (1.0 / denom) if denom else np.nan
+    return m
+
+
+def _nll_vjp(xp, g, out, ins, needs, weight=None, ignore_index=-100, reduction="mean"):
+    if not needs[0]:
+        return None, None
+    m = _nll_dense(ins[0], ins[1], weight, ignore_index, reduction)
+    return (m * xp.expand_dims(g, 1) if reduction == "none" else m * g), None
+
+
+def _nll_jvp(xp, ts, out, ins, weight=None, ignore_index=-100, reduction="mean"):
+    if ts[0] is None:
+        return None
+    m = _nll_dense(ins[0], ins[1], weight, ignore_index, reduction)
+    rows = xp.sum(ts[0] * m, axis=1)
+    return rows if reduction == "none" else xp.sum(rows)
+
+
+explicit("nll_loss", _nll_fwd, _nll_vjp, _nll_jvp,
+         samples=[S(args=[(5, 4), _T5 % 4]),
+                  S(args=[(5, 4), _T5 % 4],
+                    attrs=dict(reduction="none", weight=np.array([1.0, 2.0, 0.5, 1.5]),
+                               ignore_index=2)),
+                  S(args=[(5, 4), _T5 % 4], attrs=dict(reduction="sum"))])
+
+
+# -- normalisation: (x - mean) / sqrt(var + eps) over `axes`, then * w + b --------------------
+def _norm_stats(x, axes, eps):
+    mu = np.mean(x, axis=axes, keepdims=True)
+    xc = x - mu
+    var = np.mean(np.square(xc), axis=axes, keepdims=True)
+    rstd = 1.0 / np.sqrt(var + eps)
+    return xc, rstd.astype(x.dtype, copy=False)
+
+
+def _norm_fwd(x, w=None, b=None, axes=(-1,), eps=1e-5):
+    out, rstd = _norm_stats(x, axes, eps)
+    out *= rstd
+    if w is not None:
+        out *= w
+    if b is not None:
+        out += b
+    return out
+
+
+def _norm_parts(xp, x, axes, eps):
+    """xhat and 1/std, recomputed from the input (one pass; cheaper than saving them)."""
+    if not xp.is_tensor_ns:
+        xc, rstd = _norm_stats(x, axes, eps)
+        xc *= rstd
+        return xc, rstd
+    xc = x - _mean(xp, x, axes)
+    var = _mean(xp, xc * xc, axes)
+    rstd = xp.rsqrt(var + eps)
+    return xc * rstd, rstd
+
+
+def _mean(xp, v, axes):
+    n = 1
+    for a in axes:
+        n *= v.shape[a]
+    return xp.sum(v, axis=axes, keepdims=True) * (1.0 / n)
+
+
+def _norm_vjp(xp, g, out, ins, needs, axes=(-1,), eps=1e-5):
+    x = ins[0]
+    w = ins[1] if len(ins) > 1 else None
+    xhat, rstd = _norm_parts(xp, x, axes, eps)
+    gx = gw = gb = None
+    if needs[0]:
+        gh = g * w if w is not None else g
+        gx = rstd * (gh - _mean(xp, gh, axes) - xhat * _mean(xp, gh * xhat, axes))
+    if len(ins) > 1 and needs[1]:
+        gw = g * xhat
+    if len(ins) > 2 and needs[2]:
+        gb = g
+    return (gx, gw, gb)[:len(ins)]
+
+
+def _norm_jvp(xp, ts, out, ins, axes=(-1,), eps=1e-5):
+    x = ins[0]
+    w = ins[1] if len(ins) > 1 else None
+    xhat, rstd = _norm_parts(xp, x, axes, eps)
+    acc = None
+    if ts[0] is not None:
+        t = ts[0]
+        acc = rstd * (t - _mean(xp, t, axes) - xhat * _mean(xp, t * xhat, axes))
+        if w is not None:
+            acc = acc * w
+    if len(ts) > 1 and ts[1] is not None:
+        acc = xhat * ts[1] if acc is None else acc + xhat * ts[1]
+    if len(ts) > 2 and ts[2] is not None:
+        acc = ts[2] if acc is None else acc + ts[2]
+    return acc
+
+
+explicit("layer_norm", _norm_fwd, _norm_vjp, _norm_jvp,
+         samples=[S(args=[(4, 5), (5,), (5,)], attrs=dict(axes=(-1,), eps=1e-5)),
+                  S(args=[(2, 3, 4), (3, 4), (3, 4)], attrs=dict(axes=(-2, -1), eps=1e-5)),
+                  S(args=[(3, 6)], attrs=dict(axes=(-1,), eps=1e-5))],
+         doc="Normalise over the trailing `axes` and apply an elementwise affine map.")
+explicit("batch_norm", _norm_fwd, _norm_vjp, _norm_jvp,
+         samples=[S(args=[(4, 3), (3,), (3,)], attrs=dict(axes=(0,), eps=1e-5)),
+                  S(args=[(4, 3, 2, 2), (1, 3, 1, 1), (1, 3, 1, 1)],
+                    attrs=dict(axes=(0, 2, 3), eps=1e-5))],
+         doc="Normalise with batch statistics over `axes` (all but the channel dim).")
+
+
+# -- dropout: multiply by a fixed, pre-scaled mask ------------------------------------------------
+def _dropout_fwd(x, mask):
+    return x * mask.astype(x.dtype, copy=False)
+
+
+linear("dropout", _dropout_fwd,
+       lambda xp, g, out, ins, needs, mask: (g * mask.astype(g.dtype, copy=False),),
+       samples=[S(args=[(3, 4)],
+                  attrs=dict(mask=np.array([[2.0, 0, 2, 0], [0, 2, 2, 2], [2, 2, 0, 0]])))],
+       doc="x * mask, with the mask (zeros and 1/(1-p)) drawn by the caller.")
+
+
+# -- embedding: a row gather, and its transpose, a row scatter-add --------------------------------
+def _emb_fwd(w, indices, padding_idx=None):
+    return w[indices]
+
+
+def _emb_vjp(xp, g, out, ins, needs, indices, padding_idx=None):
+    w = ins[0]
+    gw = xp.apply("embedding_backward", g, indices=indices, num=w.shape[0])
+    if padding_idx is not None:
+        # PyTorch's convention: the padding row is used in the forward but never trained.
+        if xp.is_tensor_ns:
+            keep = np.ones((w.shape[0], 1), dtype=_arr(w).dtype)
+            keep[padding_idx] = 0
+            gw = gw * keep
+        else:
+            gw[padding_idx] = 0
+    return (gw,)
+
+
+def _emb_bwd_fwd(g, indices, num):
+    d = g.shape[-1]
+    out = np.zeros((num, d), dtype=g.dtype)
+    np.add.at(out, indices.reshape(-1), g.reshape(-1, d))
+    return out
+
+
+linear("embedding", _emb_fwd, _emb_vjp,
+       samples=[S(args=[(5, 3)], attrs=dict(indices=np.array([[0, 2, 4], [2, 2, 1]]))),
+                S(args=[(4, 2)], attrs=dict(indices=np.array([3, 0, 3])))],
+       doc="Rows of the weight picked by integer `indices` (with PyTorch's padding_idx rule).")
+linear("embedding_backward", _emb_bwd_fwd,
+       lambda xp, g, out, ins, needs, indices, num: (xp.apply("embedding", g, indices=indices),),
+       samples=[S(args=[(2, 3, 4)], attrs=dict(indices=np.array([[0, 2, 4], [2, 2, 1]]), num=5))],
+       doc="Scatter-add of rows into a (num, d) zero matrix: the transpose of `embedding`.")
