@@ -187,7 +187,8 @@ def _encode(obj):
             raise CheckpointError(f"save: {where} has dtype {arr.dtype}, which a safetensors "
                                   f"file can't hold; supported: "
                                   f"{sorted(str(d) for d in _CODES)}")
-        arr = np.ascontiguousarray(arr)
+        if not arr.flags.c_contiguous:
+            arr = arr.copy(order="C")  # (np.ascontiguousarray would turn 0-d into 1-d)
         if arr.dtype.byteorder == ">":
             arr = arr.astype(arr.dtype.newbyteorder("<"))
         name = name_for(path)
