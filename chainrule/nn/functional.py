@@ -748,3 +748,7 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,  # 
                             "supported")
     idx = np.where(idx < 0, idx + v, idx).astype(np.intp, copy=False)
     return apply(_op("embedding"), w, indices=idx, padding_idx=padding_idx)
+
+
+# -- attention (the fused primitive lives with the other ops) ----------------------------------
+from ..ops.attention import scaled_dot_product_attention  # noqa: E402, F401

@@ -30,6 +30,7 @@ from ..ops import relu as _relu
 from ..ops._util import as_tensor
 from ..random import _gen
 from ..tensor import Tensor
+from . import functional as F
 from .module import Module
 from .parameter import Parameter
 
@@ -69,15 +70,6 @@ def _zeros(shape, dtype):
 
 def _shape_str(shape):
     return "(" + ", ".join(str(s) for s in shape) + ")"
-
-
-def _dropout(x, p, generator):
-    """Inverted dropout with an explicit generator: zero with probability p, scale by 1/(1-p)."""
-    if p <= 0.0:
-        return x
-    keep = _gen(generator).random(x.shape) >= p
-    mask = keep.astype(x.dtype) * np.asarray(1.0 / (1.0 - p), dtype=x.dtype)
-    return x * Tensor._wrap(mask)
 
 
 # -- one step of each recurrence (cells and the GRU/LSTM layers use them) --------------------------
@@ -250,7 +242,7 @@ class RNNBase(Module):
                 h_n.append(hl)
             layer_in = outs[0] if dirs == 1 else cat(outs, -1)
             if self.dropout and self.training and layer < self.num_layers - 1:
-                layer_in = _dropout(layer_in, self.dropout, self.generator)
+                layer_in = F.dropout(layer_in, self.dropout, True, generator=self.generator)
         out = layer_in
         h_n = stack(h_n, 0)
         if lstm:

@@ -172,8 +172,11 @@ def attention_probs(query, key, attn_mask=None, is_causal=False, scale=None,
 
 def dropout_mask(shape, p, dtype, generator=None):
     """Inverted-dropout multiplier: 0 with probability p, else 1/(1-p), in ``dtype``."""
-    keep = _gen(generator).random(shape) >= p
-    return keep.astype(dtype) * np.asarray(1.0 / (1.0 - p), dtype=dtype)
+    dtype = np.dtype(dtype)
+    u = _gen(generator).random(shape, dtype=np.float32 if dtype == np.float32 else np.float64)
+    mask = (u >= p).astype(dtype)
+    mask *= dtype.type(1.0 / (1.0 - p))
+    return mask
 
 
 def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.0,

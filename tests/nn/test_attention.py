@@ -128,3 +128,213 @@ def test_sdpa_errors(qkv):
         sdpa(q, k, v, attn_mask=cr.ones(4, 6, dtype=cr.int64))
     with pytest.raises(ArgumentError, match="dropout_p"):
         sdpa(q, k, v, dropout_p=1.0)
+
+
+# -- MultiheadAttention ---------------------------------------------------------------------------
+def _set_params(module, values):
+    """Point every parameter of ``module`` at the given tensors (in named_parameters order)."""
+    for (name, _), v in zip(list(module.named_parameters()), values):
+        *path, leaf = name.split(".")
+        owner = module
+        for p in path:
+            owner = getattr(owner, p)
+        owner._parameters[leaf] = v
+
+
+def _mha_ref(m, q, k, v, allowed=None):
+    """Multi-head attention in numpy from the module's weights, batch-first (N, L, E)."""
+    sd = {n: _np(t) for n, t in m.state_dict().items()}
+    e, h = m.embed_dim, m.num_heads
+    w, b = sd["in_proj_weight"], sd["in_proj_bias"]
+    proj = [x @ w[i * e:(i + 1) * e].T + b[i * e:(i + 1) * e] for i, x in enumerate((q, k, v))]
+    heads = [p.reshape(p.shape[0], p.shape[1], h, e // h).transpose(0, 2, 1, 3) for p in proj]
+    o = _ref(*heads, allowed=allowed)
+    o = o.transpose(0, 2, 1, 3).reshape(q.shape[0], q.shape[1], e)
+    return o @ sd["out_proj.weight"].T + sd["out_proj.bias"]
+
+
+def test_mha_matches_reference_with_masks():
+    rng = np.random.default_rng(10)
+    m = cr.nn.MultiheadAttention(8, 2, batch_first=True, dtype=cr.float64)
+    m.in_proj_bias.data[:] = rng.standard_normal(24)
+    q, kv = rng.standard_normal((2, 3, 8)), rng.standard_normal((2, 5, 8))
+    kpm = np.zeros((2, 5), bool)
+    kpm[1, 3:] = True
+    am = rng.random((3, 5)) > 0.7
+    am[:, 0] = False
+    out, w = m(cr.tensor(q), cr.tensor(kv), cr.tensor(kv), key_padding_mask=cr.tensor(kpm),
+               attn_mask=cr.tensor(am))
+    allowed = ~(kpm[:, None, None, :] | am)
+    np.testing.assert_allclose(_np(out), _mha_ref(m, q, kv, kv, allowed), atol=1e-12)
+    assert w.shape == (2, 3, 5)
+    assert np.all(_np(w)[1, :, 3:] == 0) and np.all(_np(w)[:, am] == 0)
+    np.testing.assert_allclose(_np(w).sum(-1), 1.0)
+    # float masks are added: -inf where the boolean ones say "masked out" gives the same result
+    fkpm = np.where(kpm, -np.inf, 0.0)
+    fam = np.where(am, -np.inf, 0.0)
+    out2, _ = m(cr.tensor(q), cr.tensor(kv), cr.tensor(kv), key_padding_mask=cr.tensor(fkpm),
+                attn_mask=cr.tensor(fam))
+    np.testing.assert_allclose(_np(out2), _np(out), atol=1e-12)
+    # a (N * num_heads, L, S) mask is per batch element and head
+    am3 = np.broadcast_to(am, (4, 3, 5))
+    out3, _ = m(cr.tensor(q), cr.tensor(kv), cr.tensor(kv), key_padding_mask=cr.tensor(kpm),
+                attn_mask=cr.tensor(am3))
+    np.testing.assert_allclose(_np(out3), _np(out), atol=1e-12)
+
+
+def test_mha_layouts_weights_and_unbatched():
+    rng = np.random.default_rng(11)
+    m = cr.nn.MultiheadAttention(8, 4, dtype=cr.float64)
+    x = cr.tensor(rng.standard_normal((5, 2, 8)))  # (L, N, E)
+    out, w = m(x, x, x, average_attn_weights=False)
+    assert out.shape == (5, 2, 8) and w.shape == (2, 4, 5, 5)
+    out_n, w_n = m(x, x, x, need_weights=False)
+    assert w_n is None
+    np.testing.assert_allclose(_np(out_n), _np(out))
+    np.testing.assert_allclose(_np(out), _mha_ref(m, *[_np(x).transpose(1, 0, 2)] * 3)
+                               .transpose(1, 0, 2), atol=1e-12)
+    out_u, w_u = m(x[:, 0], x[:, 0], x[:, 0])
+    assert out_u.shape == (5, 8) and w_u.shape == (5, 5)
+    np.testing.assert_allclose(_np(out_u), _np(out)[:, 0], atol=1e-12)
+
+
+def test_mha_kdim_vdim_parameters():
+    m = cr.nn.MultiheadAttention(8, 2, kdim=3, vdim=5, batch_first=True)
+    assert list(m.state_dict()) == ["q_proj_weight", "k_proj_weight", "v_proj_weight",
+                                    "in_proj_bias", "out_proj.weight", "out_proj.bias"]
+    assert m.k_proj_weight.shape == (8, 3) and m.v_proj_weight.shape == (8, 5)
+    out, w = m(cr.randn(2, 4, 8), cr.randn(2, 6, 3), cr.randn(2, 6, 5))
+    assert out.shape == (2, 4, 8) and w.shape == (2, 4, 6)
+    same = cr.nn.MultiheadAttention(8, 2, bias=False)
+    assert list(same.state_dict()) == ["in_proj_weight", "out_proj.weight"]
+
+
+def test_mha_fully_masked_query_gives_zeros_not_nan():
+    m = cr.nn.MultiheadAttention(4, 2, batch_first=True)
+    x = cr.randn(2, 3, 4, requires_grad=True)
+    kpm = cr.tensor(np.array([[False, False, False], [True, True, True]]))
+    out, w = m(x, x, x, key_padding_mask=kpm)
+    assert np.all(np.isfinite(_np(out))) and np.all(_np(w)[1] == 0)
+    np.testing.assert_allclose(_np(out)[1], np.broadcast_to(_np(m.out_proj.bias), (3, 4)))
+    out.sum().backward()
+    assert np.all(np.isfinite(x.grad.numpy()))
+
+
+def test_mha_check_grads_with_masks():
+    rng = np.random.default_rng(12)
+    m = cr.nn.MultiheadAttention(4, 2, batch_first=True, dtype=cr.float64)
+    m.in_proj_bias.data[:] = rng.standard_normal(12) * 0.1
+    params = [cr.tensor(_np(p)) for p in m.parameters()]
+    q = cr.tensor(rng.standard_normal((2, 3, 4)))
+    kv = cr.tensor(rng.standard_normal((2, 4, 4)))
+    kpm = cr.tensor(np.array([[False] * 4, [False, False, True, True]]))
+
+    def f(q, kv, *ps):
+        _set_params(m, ps)
+        out, w = m(q, kv, kv, key_padding_mask=kpm, is_causal=True)
+        return out.sum(-1) + w[..., 0]
+
+    check_grads(f, [q, kv, *params], modes=("rev", "fwd"))
+
+
+# -- Transformer layers ---------------------------------------------------------------------------
+def test_check_grads_through_encoder_block():
+    rng = np.random.default_rng(13)
+    layer = cr.nn.TransformerEncoderLayer(4, 2, dim_feedforward=6, dropout=0.0,
+                                          batch_first=True, norm_first=True,
+                                          activation="gelu", dtype=cr.float64)
+    params = [cr.tensor(_np(p) + rng.standard_normal(p.shape) * 0.1)
+              for p in layer.parameters()]
+    x = cr.tensor(rng.standard_normal((2, 3, 4)))
+
+    def f(x, *ps):
+        _set_params(layer, ps)
+        return layer(x, is_causal=True)
+
+    check_grads(f, [x, *params], modes=("rev", "fwd"))
+
+
+def test_encoder_layer_pre_and_post_norm_equations():
+    rng = np.random.default_rng(14)
+    x = cr.tensor(rng.standard_normal((2, 3, 8)))
+    for norm_first in (False, True):
+        layer = cr.nn.TransformerEncoderLayer(8, 2, dim_feedforward=16, dropout=0.0,
+                                              batch_first=True, norm_first=norm_first,
+                                              dtype=cr.float64)
+
+        def sa(y, layer=layer):
+            return layer.self_attn(y, y, y)[0]
+
+        def ff(y, layer=layer):
+            return layer.linear2(cr.relu(layer.linear1(y)))
+
+        if norm_first:
+            y = x + sa(layer.norm1(x))
+            y = y + ff(layer.norm2(y))
+        else:
+            y = layer.norm1(x + sa(x))
+            y = layer.norm2(y + ff(y))
+        np.testing.assert_allclose(_np(layer(x)), _np(y), atol=1e-12)
+
+
+def test_encoder_dropout_train_vs_eval():
+    x = cr.randn(2, 4, 8)
+    layer = cr.nn.TransformerEncoderLayer(8, 2, dim_feedforward=16, dropout=0.3,
+                                          batch_first=True)
+    layer.eval()
+    np.testing.assert_array_equal(_np(layer(x)), _np(layer(x)))
+    layer.train()
+    assert not np.allclose(_np(layer(x)), _np(layer(x)))
+
+
+def test_encoder_stack_deep_copies_layers_and_shares_generator():
+    g = cr.Generator().manual_seed(0)
+    layer = cr.nn.TransformerEncoderLayer(8, 2, dim_feedforward=16, generator=g)
+    enc = cr.nn.TransformerEncoder(layer, 3, norm=cr.nn.LayerNorm(8))
+    assert len(enc.layers) == 3
+    assert enc.num_parameters() == 3 * layer.num_parameters() + 16
+    p0, p1 = enc.layers[0].linear1.weight, enc.layers[1].linear1.weight
+    assert p0 is not p1 and p0 is not layer.linear1.weight
+    np.testing.assert_array_equal(p0.data, p1.data)
+    assert enc.layers[1].dropout.generator is g and enc.layers[2].self_attn.generator is g
+    keys = list(enc.state_dict())
+    assert keys[0] == "layers.0.self_attn.in_proj_weight" and keys[-1] == "norm.bias"
+    assert enc(cr.randn(5, 2, 8), is_causal=True).shape == (5, 2, 8)
+
+
+def test_decoder_layer_and_stack_shapes():
+    layer = cr.nn.TransformerDecoderLayer(8, 2, dim_feedforward=16, batch_first=True,
+                                          activation=cr.nn.GELU(approximate="tanh"))
+    assert "norm3.weight" in layer.state_dict()
+    assert "multihead_attn.in_proj_weight" in layer.state_dict()
+    dec = cr.nn.TransformerDecoder(layer, 2)
+    out = dec(cr.randn(2, 5, 8), cr.randn(2, 7, 8), tgt_is_causal=True,
+              memory_key_padding_mask=cr.zeros(2, 7, dtype=cr.bool))
+    assert out.shape == (2, 5, 8) and out.dtype == np.float32
+
+
+def test_attention_layer_errors():
+    m = cr.nn.MultiheadAttention(8, 2, batch_first=True)
+    x = cr.randn(2, 3, 8)
+    with pytest.raises(ShapeError, match=r"MultiheadAttention.*'query'.*embed_dim=8.*\(2, 3, 6\)"):
+        m(cr.randn(2, 3, 6), x, x)
+    with pytest.raises(ShapeError, match=r"MultiheadAttention.*'key'.*kdim=8.*\(2, 3, 5\)"):
+        m(x, cr.randn(2, 3, 5), x)
+    with pytest.raises(ShapeError, match=r"MultiheadAttention.*'key'.*N=2"):
+        m(x, cr.randn(3, 3, 8), x)
+    with pytest.raises(ShapeError, match=r"attn_mask.*\(3, 3\) or \(4, 3, 3\).*\(3, 4\)"):
+        m(x, x, x, attn_mask=cr.zeros(3, 4, dtype=cr.bool))
+    with pytest.raises(ShapeError, match=r"key_padding_mask.*\(2, 3\).*\(3, 2\)"):
+        m(x, x, x, key_padding_mask=cr.zeros(3, 2, dtype=cr.bool))
+    with pytest.raises(DTypeError, match="key_padding_mask"):
+        m(x, x, x, key_padding_mask=cr.zeros(2, 3, dtype=cr.int64))
+    with pytest.raises(DTypeError, match="MultiheadAttention.*float64"):
+        m(cr.randn(2, 3, 8, dtype=cr.float64), x, x)
+    with pytest.raises(ArgumentError, match="divisible"):
+        cr.nn.MultiheadAttention(8, 3)
+    with pytest.raises(ShapeError, match=r"TransformerEncoderLayer.*'src'.*d_model=8.*\(2, 3, 4\)"):
+        cr.nn.TransformerEncoderLayer(8, 2)(cr.randn(2, 3, 4))
+    with pytest.raises(ShapeError, match=r"TransformerDecoderLayer.*'memory'"):
+        cr.nn.TransformerDecoderLayer(8, 2)(x, cr.randn(2, 3, 5))
+    with pytest.raises(ArgumentError, match="activation"):
+        cr.nn.TransformerEncoderLayer(8, 2, activation="swish")

@@ -150,3 +150,116 @@ def test_scaled_dot_product_attention(case, dtype):
     oc = scaled_dot_product_attention(*ci, **ckw)
     ot = torch.nn.functional.scaled_dot_product_attention(*ti, **tkw)
     _compare(nn.Module(), torch.nn.Module(), ci, ti, oc, ot, dtype)
+
+
+# -- MultiheadAttention and Transformer layers ------------------------------------------------
+def _masks(rng, n, L, S, kind):
+    kpm = np.zeros((n, S), bool)
+    kpm[-1, S // 2:] = True
+    am = rng.random((L, S)) > 0.7
+    am[:, 0] = False
+    if kind == "bool":
+        return am, kpm
+    return np.where(am, -1e9, rng.standard_normal((L, S))), np.where(kpm, -np.inf, 0.0)
+
+
+def _t(a, dtype, lib):
+    if a is None:
+        return None
+    a = a.astype(dtype) if a.dtype.kind == "f" else a
+    return cr.tensor(a) if lib == "cr" else torch.tensor(a)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("batch_first", [True, False])
+@pytest.mark.parametrize("kind", ["bool", "float"])
+def test_multihead_attention_with_masks(kind, batch_first, dtype):
+    ours, theirs = _pair(nn.MultiheadAttention, torch.nn.MultiheadAttention, dtype, 8, 2,
+                         batch_first=batch_first)
+    with torch.no_grad():  # PyTorch initialises the projection biases to 0; make them count
+        theirs.in_proj_bias.normal_()
+        theirs.out_proj.bias.normal_()
+    _copy_weights(ours, theirs)
+    rng = np.random.default_rng(5)
+    q, k, v = ((2, 3, 8), (2, 5, 8), (2, 5, 8)) if batch_first else \
+        ((3, 2, 8), (5, 2, 8), (5, 2, 8))
+    ci, ti = _inputs(rng, dtype, q, k, v)
+    am, kpm = _masks(rng, 2, 3, 5, kind)
+    oc = ours(*ci, key_padding_mask=_t(kpm, dtype, "cr"), attn_mask=_t(am, dtype, "cr"))
+    ot = theirs(*ti, key_padding_mask=_t(kpm, dtype, "t"), attn_mask=_t(am, dtype, "t"))
+    _compare(ours, theirs, ci, ti, oc, ot, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_multihead_attention_kdim_vdim_per_head_weights_unbatched(dtype):
+    ours, theirs = _pair(nn.MultiheadAttention, torch.nn.MultiheadAttention, dtype, 8, 4,
+                         kdim=3, vdim=5, batch_first=True)
+    rng = np.random.default_rng(6)
+    ci, ti = _inputs(rng, dtype, (2, 4, 8), (2, 6, 3), (2, 6, 5))
+    mask = rng.random((8, 4, 6)) > 0.6  # (N * num_heads, L, S), True = masked out
+    oc = ours(*ci, average_attn_weights=False, attn_mask=cr.tensor(mask))
+    ot = theirs(*ti, average_attn_weights=False, attn_mask=torch.tensor(mask))
+    _compare(ours, theirs, ci, ti, oc, ot, dtype)
+    ours.zero_grad()
+    theirs.zero_grad()
+    ci, ti = _inputs(rng, dtype, (4, 8), (6, 3), (6, 5))
+    _compare(ours, theirs, ci, ti, ours(*ci), theirs(*ti), dtype)
+
+
+ENCODER = [(False, "relu", True), (True, "gelu", True), (False, "gelu", False),
+           (True, "relu", False)]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("norm_first,activation,train", ENCODER,
+                         ids=["post-relu-train", "pre-gelu-train", "post-gelu-eval",
+                              "pre-relu-eval"])
+def test_encoder_layer(norm_first, activation, train, dtype):
+    # train mode with dropout=0, eval mode with dropout>0: both are deterministic
+    ours, theirs = _pair(nn.TransformerEncoderLayer, torch.nn.TransformerEncoderLayer, dtype,
+                         8, 2, dim_feedforward=16, dropout=0.0 if train else 0.2,
+                         activation=activation, batch_first=True, norm_first=norm_first)
+    ours.train(train)
+    theirs.train(train)
+    rng = np.random.default_rng(7)
+    ci, ti = _inputs(rng, dtype, (2, 5, 8))
+    _, kpm = _masks(rng, 2, 5, 5, "bool")
+    oc = ours(ci[0], src_key_padding_mask=_t(kpm, dtype, "cr"))
+    ot = theirs(ti[0], src_key_padding_mask=_t(kpm, dtype, "t"))
+    _compare(ours, theirs, ci, ti, oc, ot, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_encoder_stack_with_final_norm_and_causal_mask(dtype):
+    torch.manual_seed(1)
+    layer_t = torch.nn.TransformerEncoderLayer(8, 2, dim_feedforward=16, dropout=0.0,
+                                               norm_first=True)
+    theirs = torch.nn.TransformerEncoder(layer_t, 2, norm=torch.nn.LayerNorm(8),
+                                         enable_nested_tensor=False).to(getattr(torch, dtype))
+    ours = nn.TransformerEncoder(nn.TransformerEncoderLayer(8, 2, dim_feedforward=16,
+                                                            dropout=0.0, norm_first=True),
+                                 2, norm=nn.LayerNorm(8)).to(dtype)
+    _copy_weights(ours, theirs)
+    ci, ti = _inputs(np.random.default_rng(8), dtype, (5, 2, 8))
+    causal = ~np.tri(5, dtype=bool)
+    oc = ours(ci[0], mask=cr.tensor(causal), is_causal=True)
+    ot = theirs(ti[0], mask=torch.tensor(causal), is_causal=True)
+    _compare(ours, theirs, ci, ti, oc, ot, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("norm_first", [False, True], ids=["post-norm", "pre-norm"])
+def test_decoder_layer(norm_first, dtype):
+    ours, theirs = _pair(nn.TransformerDecoderLayer, torch.nn.TransformerDecoderLayer, dtype,
+                         8, 2, dim_feedforward=16, dropout=0.0, batch_first=True,
+                         norm_first=norm_first)
+    rng = np.random.default_rng(9)
+    ci, ti = _inputs(rng, dtype, (2, 4, 8), (2, 6, 8))
+    causal = ~np.tri(4, dtype=bool)
+    am, mkpm = _masks(rng, 2, 4, 6, "bool")
+    _, tkpm = _masks(rng, 2, 4, 4, "bool")
+    kw = dict(tgt_mask=causal, memory_mask=am, tgt_key_padding_mask=tkpm,
+              memory_key_padding_mask=mkpm)
+    oc = ours(*ci, tgt_is_causal=True, **{k: cr.tensor(v) for k, v in kw.items()})
+    ot = theirs(*ti, tgt_is_causal=True, **{k: torch.tensor(v) for k, v in kw.items()})
+    _compare(ours, theirs, ci, ti, oc, ot, dtype)
