@@ -26,6 +26,18 @@ from .activation import (
     Tanhshrink,
 )
 from .container import ModuleDict, ModuleList, Residual, Sequential
+from .conv import (
+    AdaptiveAvgPool1d,
+    AdaptiveAvgPool2d,
+    AvgPool1d,
+    AvgPool2d,
+    Conv1d,
+    Conv2d,
+    ConvTranspose1d,
+    ConvTranspose2d,
+    MaxPool1d,
+    MaxPool2d,
+)
 from .layers import Bilinear, Dropout, Embedding, Flatten, Identity, Linear, Unflatten
 from .module import Module, count_parameters
 from .norm import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm

@@ -752,3 +752,417 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,  # 
 
 # -- attention (the fused primitive lives with the other ops) ----------------------------------
 from ..ops.attention import scaled_dot_product_attention  # noqa: E402, F401
+
+
+# -- convolution -----------------------------------------------------------------------------------
+def _ntuple(name, arg, v, n):
+    if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
+        return (int(v),) * n
+    t = tuple(int(a) for a in v)
+    if len(t) != n:
+        raise ArgumentError(f"{name}: argument '{arg}' expected an int or {n} ints, got {v!r}")
+    return t
+
+
+def _conv_padding(name, padding, ksize, stride, dilation):
+    """Padding as (before, after) per spatial dim; 'same' pads like PyTorch (extra on the
+    right for even total padding)."""
+    n = len(ksize)
+    if isinstance(padding, str):
+        if padding == "valid":
+            return [(0, 0)] * n
+        if padding == "same":
+            if any(s != 1 for s in stride):
+                raise ArgumentError(f"{name}: padding='same' is not supported for strided "
+                                    f"convolutions (stride={stride})")
+            pads = []
+            for k, d in zip(ksize, dilation):
+                total = d * (k - 1)
+                pads.append((total // 2, total - total // 2))
+            return pads
+        raise ArgumentError(f"{name}: argument 'padding' expected an int, a tuple, 'same' or "
+                            f"'valid', got {padding!r}")
+    p = _ntuple(name, "padding", padding, n)
+    if any(v < 0 for v in p):
+        raise ArgumentError(f"{name}: argument 'padding' must be non-negative, got {padding}")
+    return [(v, v) for v in p]
+
+
+def _conv_prep(name, input, weight, nsp, groups):  # noqa: A002
+    x = _float(input)
+    w = as_tensor(weight)
+    if w.dtype != x.dtype:
+        x, w = binary_args(x, w)
+    unbatched = x.ndim == nsp + 1
+    if unbatched:
+        x = _SH.unsqueeze(x, 0)
+    if x.ndim != nsp + 2 or w.ndim != nsp + 2:
+        raise ShapeError(f"{name}: expected input (N, C, {'L' if nsp == 1 else 'H, W'}) and "
+                         f"weight with {nsp + 2} dims, got shapes {tuple(input.shape)} and "
+                         f"{w.shape}")
+    if groups < 1 or x.shape[1] % groups:
+        raise ArgumentError(f"{name}: in_channels ({x.shape[1]}) must be divisible by groups "
+                            f"({groups})")
+    return x, w, unbatched
+
+
+def _as_2d(x, w, nsp):
+    """1-D convolutions and pools run as 2-D ones over a height-1 image."""
+    if nsp == 2:
+        return x, w
+    x = _SH.unsqueeze(x, 2)
+    w = None if w is None else _SH.unsqueeze(w, 2)
+    return x, w
+
+
+def _convnd(name, nsp, input, weight, bias, stride, padding, dilation, groups,  # noqa: A002
+            padding_mode="zeros"):
+    x, w, unbatched = _conv_prep(name, input, weight, nsp, groups)
+    o = w.shape[0]
+    if o % groups or w.shape[1] * groups != x.shape[1]:
+        raise ShapeError(f"{name}: weight of shape {w.shape} with groups={groups} expects "
+                         f"{w.shape[1] * groups} input channels, got input of shape {x.shape}")
+    stride = _ntuple(name, "stride", stride, nsp)
+    dilation = _ntuple(name, "dilation", dilation, nsp)
+    ksize = w.shape[2:]
+    pads = _conv_padding(name, padding, ksize, stride, dilation)
+    if padding_mode != "zeros" and any(a or b for a, b in pads):
+        flat = []
+        for a, b in reversed(pads):
+            flat += [a, b]
+        x = _SH.pad(x, tuple(flat), mode=padding_mode)
+        pads = [(0, 0)] * nsp
+    for size, (a, b), k, d, dim in zip(x.shape[2:], pads, ksize, dilation, "HW" if nsp == 2
+                                       else "L"):
+        if size + a + b < d * (k - 1) + 1:
+            raise ShapeError(f"{name}: input of shape {tuple(x.shape)} is smaller than the "
+                             f"(dilated) kernel {tuple(ksize)} along {dim} after padding")
+    x2, w2 = _as_2d(x, w, nsp)
+    if nsp == 1:
+        stride, dilation = (1,) + stride, (1,) + dilation
+        padding2 = (0, 0) + pads[0]
+    else:
+        padding2 = pads[0] + pads[1]
+    args = [x2, w2]
+    if bias is not None:
+        b = as_tensor(bias, x.dtype)
+        if b.shape != (o,):
+            raise ShapeError(f"{name}: argument 'bias' expected shape ({o},), got {b.shape}")
+        args.append(b)
+    out = apply(_op("conv2d"), *args, stride=stride, padding=padding2, dilation=dilation,
+                groups=int(groups))
+    if nsp == 1:
+        out = _SH.squeeze(out, 2)
+    return _SH.squeeze(out, 0) if unbatched else out
+
+
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):  # noqa: A002
+    """1-D cross-correlation of (N, C_in, L) with weight (C_out, C_in / groups, k).
+
+    ``padding`` is an int, 'valid' or 'same'. Runs as im2col plus one matrix product.
+
+    >>> import chainrule as cr
+    >>> F.conv1d(cr.ones(2, 1, 10), cr.ones(4, 1, 3), padding="same").shape
+    (2, 4, 10)
+    """
+    return _convnd("conv1d", 1, input, weight, bias, stride, padding, dilation, groups)
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):  # noqa: A002
+    """2-D cross-correlation of (N, C_in, H, W) with weight (C_out, C_in / groups, kh, kw).
+
+    ``padding`` is an int, a pair, 'valid' or 'same' (even kernels pad one more at the bottom
+    and right, as PyTorch). Runs as im2col (strided views) plus one matrix product.
+
+    >>> import chainrule as cr
+    >>> F.conv2d(cr.ones(2, 3, 8, 8), cr.ones(4, 3, 3, 3), stride=2, padding=1).shape
+    (2, 4, 4, 4)
+    """
+    return _convnd("conv2d", 2, input, weight, bias, stride, padding, dilation, groups)
+
+
+def _conv_transposend(name, nsp, input, weight, bias, stride, padding, output_padding,  # noqa: A002
+                      groups, dilation):
+    x, w, unbatched = _conv_prep(name, input, weight, nsp, groups)
+    if w.shape[0] != x.shape[1]:
+        raise ShapeError(f"{name}: weight of shape {w.shape} expects {w.shape[0]} input "
+                         f"channels, got input of shape {x.shape}")
+    stride = _ntuple(name, "stride", stride, nsp)
+    dilation = _ntuple(name, "dilation", dilation, nsp)
+    pad = _ntuple(name, "padding", padding, nsp)
+    opad = _ntuple(name, "output_padding", output_padding, nsp)
+    ksize = w.shape[2:]
+    out_sz = []
+    for size, s, p, op_, k, d in zip(x.shape[2:], stride, pad, opad, ksize, dilation):
+        if op_ >= max(s, d):
+            raise ArgumentError(f"{name}: output_padding ({op_}) must be smaller than stride "
+                                f"or dilation ({s}, {d})")
+        out_sz.append((size - 1) * s - 2 * p + d * (k - 1) + op_ + 1)
+    if min(out_sz) < 1:
+        raise ShapeError(f"{name}: input of shape {tuple(x.shape)} gives an empty output "
+                         f"{tuple(out_sz)}")
+    x2, w2 = _as_2d(x, w, nsp)
+    if nsp == 1:
+        stride, dilation = (1,) + stride, (1,) + dilation
+        padding2, in_hw = (0, 0, pad[0], pad[0]), (1, out_sz[0])
+    else:
+        padding2, in_hw = (pad[0], pad[0], pad[1], pad[1]), tuple(out_sz)
+    out = apply(_op("conv2d_input_grad"), x2, w2, in_hw=in_hw, stride=stride,
+                padding=padding2, dilation=dilation, groups=int(groups))
+    if bias is not None:
+        c = out.shape[1]
+        b = as_tensor(bias, x.dtype)
+        if b.shape != (c,):
+            raise ShapeError(f"{name}: argument 'bias' expected shape ({c},), got {b.shape}")
+        out = out + b.reshape(1, c, 1, 1)
+    if nsp == 1:
+        out = _SH.squeeze(out, 2)
+    return _SH.squeeze(out, 0) if unbatched else out
+
+
+def conv_transpose1d(input, weight, bias=None, stride=1, padding=0,  # noqa: A002
+                     output_padding=0, groups=1, dilation=1):
+    """Transposed 1-D convolution (the gradient of conv1d in its input); weight
+    (C_in, C_out / groups, k).
+
+    >>> import chainrule as cr
+    >>> F.conv_transpose1d(cr.ones(2, 4, 5), cr.ones(4, 3, 3), stride=2).shape
+    (2, 3, 11)
+    """
+    return _conv_transposend("conv_transpose1d", 1, input, weight, bias, stride, padding,
+                             output_padding, groups, dilation)
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0,  # noqa: A002
+                     output_padding=0, groups=1, dilation=1):
+    """Transposed 2-D convolution; weight (C_in, C_out / groups, kh, kw).
+
+    >>> import chainrule as cr
+    >>> F.conv_transpose2d(cr.ones(1, 4, 5, 5), cr.ones(4, 2, 3, 3), stride=2, padding=1,
+    ...                    output_padding=1).shape
+    (1, 2, 10, 10)
+    """
+    return _conv_transposend("conv_transpose2d", 2, input, weight, bias, stride, padding,
+                             output_padding, groups, dilation)
+
+
+# -- pooling ---------------------------------------------------------------------------------------
+def _pool_out(name, size, k, s, p, d, ceil_mode):
+    if p > k // 2:
+        raise ArgumentError(f"{name}: padding ({p}) should be at most half the kernel size "
+                            f"({k})")
+    span = size + 2 * p - d * (k - 1) - 1
+    if span < 0:
+        raise ShapeError(f"{name}: input size {size} (padding {p}) is smaller than the kernel "
+                         f"size {d * (k - 1) + 1}")
+    out = (-(-span // s) if ceil_mode else span // s) + 1
+    if ceil_mode and (out - 1) * s >= size + p:
+        out -= 1  # the last window must start inside the input or the left padding
+    return out
+
+
+def _pool_prep(name, input, nsp, kernel_size, stride, padding, dilation=1):  # noqa: A002
+    x = _float(input)
+    unbatched = x.ndim == nsp + 1
+    if unbatched:
+        x = _SH.unsqueeze(x, 0)
+    if x.ndim != nsp + 2:
+        raise ShapeError(f"{name}: expected input (N, C, {'L' if nsp == 1 else 'H, W'}) or "
+                         f"(C, {'L' if nsp == 1 else 'H, W'}), got shape {tuple(x.shape)}")
+    k = _ntuple(name, "kernel_size", kernel_size, nsp)
+    s = k if stride is None or (not isinstance(stride, int) and len(stride) == 0) else \
+        _ntuple(name, "stride", stride, nsp)
+    p = _ntuple(name, "padding", padding, nsp)
+    d = _ntuple(name, "dilation", dilation, nsp)
+    if nsp == 1:
+        x = _SH.unsqueeze(x, 2)
+        k, s, p, d = (1,) + k, (1,) + s, (0,) + p, (1,) + d
+    return x, k, s, p, d, unbatched
+
+
+def _pool_finish(out, nsp, unbatched):
+    if nsp == 1:
+        out = _SH.squeeze(out, 2)
+    return _SH.squeeze(out, 0) if unbatched else out
+
+
+def _maxpoolnd(name, nsp, input, kernel_size, stride, padding, dilation, ceil_mode,  # noqa: A002
+               return_indices):
+    x, k, s, p, d, unbatched = _pool_prep(name, input, nsp, kernel_size, stride, padding,
+                                          dilation)
+    n, c, h, w = x.shape
+    ho = _pool_out(name, h, k[0], s[0], p[0], d[0], ceil_mode)
+    wo = _pool_out(name, w, k[1], s[1], p[1], d[1], ceil_mode)
+    # Pad with -inf (never the max) to cover every window, then one pass per kernel tap keeps
+    # the running max and the tap it came from (the first on ties, as PyTorch).
+    hb = max((ho - 1) * s[0] + d[0] * (k[0] - 1) + 1 - h - p[0], 0)
+    wb = max((wo - 1) * s[1] + d[1] * (k[1] - 1) + 1 - w - p[1], 0)
+    xa = x.data
+    if p[0] or p[1] or hb or wb:
+        xp_ = np.full((n, c, h + p[0] + hb, w + p[1] + wb), -np.inf, dtype=xa.dtype)
+        xp_[:, :, p[0]:p[0] + h, p[1]:p[1] + w] = xa
+    else:
+        xp_ = xa
+    best = arg = None
+    for i in range(k[0]):
+        for j in range(k[1]):
+            r0, c0 = i * d[0], j * d[1]
+            v = xp_[:, :, r0:r0 + s[0] * (ho - 1) + 1:s[0], c0:c0 + s[1] * (wo - 1) + 1:s[1]]
+            if best is None:
+                best = v.copy()
+                arg = np.zeros(best.shape, np.int64)
+            else:
+                m = v > best
+                np.copyto(best, v, where=m)
+                arg[m] = i * k[1] + j
+    ti, tj = np.divmod(arg, k[1])
+    rows = np.arange(ho).reshape(ho, 1) * s[0] - p[0] + ti * d[0]
+    cols = np.arange(wo) * s[1] - p[1] + tj * d[1]
+    index = rows * w + cols
+    unique = s[0] >= d[0] * (k[0] - 1) + 1 and s[1] >= d[1] * (k[1] - 1) + 1
+    out = apply(_op("take_planes"), x, index=index, unique=bool(unique))
+    out = _pool_finish(out, nsp, unbatched)
+    if not return_indices:
+        return out
+    idx = index.reshape(n, c, wo) if nsp == 1 else index
+    if unbatched:
+        idx = idx[0]
+    return out, Tensor._wrap(idx)
+
+
+def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,  # noqa: A002
+               return_indices=False):
+    """Max over sliding windows of (N, C, L); with ``return_indices`` also the argmax
+    positions along L.
+
+    >>> import chainrule as cr
+    >>> F.max_pool1d(cr.tensor([[[1.0, 3.0, 2.0, 0.0]]]), 2).tolist()
+    [[[3.0, 2.0]]]
+    """
+    return _maxpoolnd("max_pool1d", 1, input, kernel_size, stride, padding, dilation, ceil_mode,
+                      return_indices)
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,  # noqa: A002
+               return_indices=False):
+    """Max over sliding windows of (N, C, H, W); with ``return_indices`` also PyTorch's flat
+    per-plane argmax indices (``row * W + col`` in the unpadded input).
+
+    >>> import chainrule as cr
+    >>> y, i = F.max_pool2d(cr.arange(16.0).reshape(1, 1, 4, 4), 2, return_indices=True)
+    >>> y.tolist(), i.tolist()
+    ([[[[5.0, 7.0], [13.0, 15.0]]]], [[[[5, 7], [13, 15]]]])
+    """
+    return _maxpoolnd("max_pool2d", 2, input, kernel_size, stride, padding, dilation, ceil_mode,
+                      return_indices)
+
+
+def _window_counts(size, out, k, s, p, count_include_pad):
+    start = np.arange(out) * s - p
+    end = np.minimum(start + k, size + p)
+    if count_include_pad:
+        return end - start
+    return np.minimum(end, size) - np.maximum(start, 0)
+
+
+def _avgpoolnd(name, nsp, input, kernel_size, stride, padding, ceil_mode,  # noqa: A002
+               count_include_pad, divisor_override):
+    x, k, s, p, _, unbatched = _pool_prep(name, input, nsp, kernel_size, stride, padding)
+    n, c, h, w = x.shape
+    ho = _pool_out(name, h, k[0], s[0], p[0], 1, ceil_mode)
+    wo = _pool_out(name, w, k[1], s[1], p[1], 1, ceil_mode)
+    hb = max((ho - 1) * s[0] + k[0] - h - p[0], 0)
+    wb = max((wo - 1) * s[1] + k[1] - w - p[1], 0)
+    if divisor_override:
+        scale = np.full((ho, wo), 1.0 / divisor_override)
+    else:
+        ch = _window_counts(h, ho, k[0], s[0], p[0], count_include_pad)
+        cw = _window_counts(w, wo, k[1], s[1], p[1], count_include_pad)
+        scale = 1.0 / np.outer(ch, cw)
+    out = apply(_op("avg_pool2d"), x, ksize=k, stride=s, padding=(p[0], hb, p[1], wb),
+                out_hw=(ho, wo), scale=scale.astype(x.dtype))
+    return _pool_finish(out, nsp, unbatched)
+
+
+def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,  # noqa: A002
+               count_include_pad=True):
+    """Mean over sliding windows of (N, C, L).
+
+    >>> import chainrule as cr
+    >>> F.avg_pool1d(cr.tensor([[[1.0, 3.0, 2.0, 0.0]]]), 2).tolist()
+    [[[2.0, 1.0]]]
+    """
+    return _avgpoolnd("avg_pool1d", 1, input, kernel_size, stride, padding, ceil_mode,
+                      count_include_pad, None)
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,  # noqa: A002
+               count_include_pad=True, divisor_override=None):
+    """Mean over sliding windows of (N, C, H, W), as PyTorch (``count_include_pad``,
+    ``ceil_mode``, ``divisor_override``).
+
+    >>> import chainrule as cr
+    >>> F.avg_pool2d(cr.ones(1, 1, 4, 4), 2).shape
+    (1, 1, 2, 2)
+    """
+    return _avgpoolnd("avg_pool2d", 2, input, kernel_size, stride, padding, ceil_mode,
+                      count_include_pad, divisor_override)
+
+
+def _adaptive_matrix(size, out, dtype):
+    """Rows average PyTorch's adaptive windows [floor(i*size/out), ceil((i+1)*size/out))."""
+    m = np.zeros((out, size), dtype=dtype)
+    for i in range(out):  # loops over output positions only (tiny), never over data
+        a = (i * size) // out
+        b = -(-((i + 1) * size) // out)
+        m[i, a:b] = 1.0 / (b - a)
+    return m
+
+
+def _adaptive_avgnd(name, nsp, input, output_size):  # noqa: A002
+    x = _float(input)
+    unbatched = x.ndim == nsp + 1
+    if unbatched:
+        x = _SH.unsqueeze(x, 0)
+    if x.ndim != nsp + 2:
+        raise ShapeError(f"{name}: expected input (N, C, {'L' if nsp == 1 else 'H, W'}), got "
+                         f"shape {tuple(x.shape)}")
+    if isinstance(output_size, (int, np.integer)) or output_size is None:
+        output_size = (output_size,) * nsp
+    osz = tuple(x.shape[2 + i] if o is None else int(o) for i, o in enumerate(output_size))
+    if len(osz) != nsp or min(osz) < 1:
+        raise ArgumentError(f"{name}: argument 'output_size' expected {nsp} positive ints, got "
+                            f"{output_size!r}")
+    sizes = x.shape[2:]
+    if nsp == 1:
+        x = _SH.unsqueeze(x, 2)
+        sizes, osz = (1,) + sizes, (1,) + osz
+    if all(s % o == 0 for s, o in zip(sizes, osz)):
+        k = tuple(s // o for s, o in zip(sizes, osz))
+        out = apply(_op("avg_pool2d"), x, ksize=k, stride=k, padding=(0, 0, 0, 0), out_hw=osz,
+                    scale=np.full(osz, 1.0 / (k[0] * k[1]), dtype=x.dtype))
+    else:
+        mh = Tensor._wrap(_adaptive_matrix(sizes[0], osz[0], x.dtype))
+        mw = Tensor._wrap(_adaptive_matrix(sizes[1], osz[1], x.dtype).T.copy())
+        out = (mh @ x) @ mw
+    return _pool_finish(out, nsp, unbatched)
+
+
+def adaptive_avg_pool1d(input, output_size):  # noqa: A002
+    """Average pooling of (N, C, L) to ``output_size`` positions with PyTorch's windows.
+
+    >>> import chainrule as cr
+    >>> F.adaptive_avg_pool1d(cr.ones(2, 3, 10), 4).shape
+    (2, 3, 4)
+    """
+    return _adaptive_avgnd("adaptive_avg_pool1d", 1, input, output_size)
+
+
+def adaptive_avg_pool2d(input, output_size):  # noqa: A002
+    """Average pooling of (N, C, H, W) to ``output_size`` with PyTorch's windows.
+
+    >>> import chainrule as cr
+    >>> F.adaptive_avg_pool2d(cr.ones(2, 3, 7, 9), (1, 1)).shape
+    (2, 3, 1, 1)
+    """
+    return _adaptive_avgnd("adaptive_avg_pool2d", 2, input, output_size)

@@ -345,3 +345,263 @@ linear("embedding_backward", _emb_bwd_fwd,
        lambda xp, g, out, ins, needs, indices, num: (xp.apply("embedding", g, indices=indices),),
        samples=[S(args=[(2, 3, 4)], attrs=dict(indices=np.array([[0, 2, 4], [2, 2, 1]]), num=5))],
        doc="Scatter-add of rows into a (num, d) zero matrix: the transpose of `embedding`.")
+
+
+# -- convolution (2-D; 1-D runs as 2-D with height 1) ------------------------------------------
+# Three ops close the family under differentiation:
+#   conv2d(x, w)               y = x (*) w            (the layer's forward)
+#   conv2d_input_grad(g, w)    the transpose in x     (also the transposed convolution)
+#   conv2d_weight_grad(x, g)   the transpose in w
+# Each is bilinear, and each one's reverse rule is made of the other two.
+# Shared attributes: stride (sh, sw), padding (top, bottom, left, right), dilation (dh, dw),
+# groups; conv2d_input_grad also takes the input's spatial size `in_hw`, conv2d_weight_grad
+# the kernel size `ksize`.
+_as_strided = np.lib.stride_tricks.as_strided
+
+
+def _pad_hw(x, padding):
+    pt, pb, pl, pr = padding
+    if not (pt or pb or pl or pr):
+        return x
+    n, c, h, w = x.shape
+    out = np.zeros((n, c, h + pt + pb, w + pl + pr), dtype=x.dtype)
+    out[:, :, pt:pt + h, pl:pl + w] = x
+    return out
+
+
+def _out_hw(hp, wp, ksize, stride, dilation):
+    (kh, kw), (sh, sw), (dh, dw) = ksize, stride, dilation
+    return (hp - dh * (kh - 1) - 1) // sh + 1, (wp - dw * (kw - 1) - 1) // sw + 1
+
+
+def _windows(xp_, ksize, stride, dilation, ho, wo):
+    """A strided view (N, C, kh, kw, Ho, Wo) of the padded input: every kernel tap's plane."""
+    n, c = xp_.shape[:2]
+    s_n, s_c, s_h, s_w = xp_.strides
+    (kh, kw), (sh, sw), (dh, dw) = ksize, stride, dilation
+    return _as_strided(xp_, (n, c, kh, kw, ho, wo),
+                       (s_n, s_c, s_h * dh, s_w * dw, s_h * sh, s_w * sw), writeable=False)
+
+
+def _conv_fwd(x, w, b=None, stride=(1, 1), padding=(0, 0, 0, 0), dilation=(1, 1), groups=1):
+    n = x.shape[0]
+    o, cg, kh, kw = w.shape
+    xp_ = _pad_hw(x, padding)
+    ho, wo = _out_hw(xp_.shape[2], xp_.shape[3], (kh, kw), stride, dilation)
+    if kh == kw == 1 and stride == (1, 1):
+        cols = xp_.reshape(n, groups, cg, ho * wo)  # a 1x1 convolution needs no im2col
+    else:
+        # One contiguous im2col copy, then one (batched) matrix product.
+        cols = _windows(xp_, (kh, kw), stride, dilation, ho, wo).reshape(
+            n, groups, cg * kh * kw, ho * wo)
+    out = np.matmul(w.reshape(groups, o // groups, cg * kh * kw), cols)
+    out = out.reshape(n, o, ho, wo)
+    if b is not None:
+        out += b.reshape(1, o, 1, 1)
+    return out
+
+
+def _conv_in_fwd(g, w, in_hw, stride=(1, 1), padding=(0, 0, 0, 0), dilation=(1, 1), groups=1):
+    n, o, ho, wo = g.shape
+    _, cg, kh, kw = w.shape
+    (sh, sw), (dh, dw) = stride, dilation
+    pt, pb, pl, pr = padding
+    h, wd = in_hw
+    c = cg * groups
+    wg = w.reshape(groups, o // groups, cg * kh * kw)
+    dcols = np.matmul(np.swapaxes(wg, 1, 2), g.reshape(n, groups, o // groups, ho * wo))
+    dcols = dcols.reshape(n, c, kh, kw, ho, wo)
+    dx = np.zeros((n, c, h + pt + pb, wd + pl + pr), dtype=dcols.dtype)
+    # col2im: one strided add per kernel tap (never a loop over pixels or samples).
+    for i in range(kh):
+        for j in range(kw):
+            dx[:, :, i * dh:i * dh + sh * (ho - 1) + 1:sh,
+               j * dw:j * dw + sw * (wo - 1) + 1:sw] += dcols[:, :, i, j]
+    if pt or pb or pl or pr:
+        dx = dx[:, :, pt:pt + h, pl:pl + wd]
+    return dx
+
+
+def _conv_w_fwd(x, g, ksize, stride=(1, 1), padding=(0, 0, 0, 0), dilation=(1, 1), groups=1):
+    n, c = x.shape[:2]
+    _, o, ho, wo = g.shape
+    kh, kw = ksize
+    cg = c // groups
+    xp_ = _pad_hw(x, padding)
+    win = _windows(xp_, ksize, stride, dilation, ho, wo)
+    # Lay samples and pixels side by side so the whole reduction is one product per group.
+    cols = win.transpose(1, 2, 3, 0, 4, 5).reshape(groups, cg * kh * kw, n * ho * wo)
+    gr = g.transpose(1, 0, 2, 3).reshape(groups, o // groups, n * ho * wo)
+    dw = np.matmul(gr, np.swapaxes(cols, 1, 2))
+    return dw.reshape(o, cg, kh, kw)
+
+
+def _cattrs(attrs):
+    return {k: attrs[k] for k in ("stride", "padding", "dilation", "groups") if k in attrs}
+
+
+def _conv_vjp(xp, g, out, ins, needs, **attrs):
+    x, w = ins[0], ins[1]
+    a = _cattrs(attrs)
+    gx = xp.apply("conv2d_input_grad", g, w, in_hw=tuple(x.shape[2:]), **a) if needs[0] \
+        else None
+    gw = xp.apply("conv2d_weight_grad", x, g, ksize=tuple(w.shape[2:]), **a) if needs[1] \
+        else None
+    if len(ins) == 2:
+        return gx, gw
+    gb = xp.sum(g, axis=(0, 2, 3)) if needs[2] else None
+    return gx, gw, gb
+
+
+def _conv_jvp(xp, ts, out, ins, **attrs):
+    x, w = ins[0], ins[1]
+    acc = None
+    if ts[0] is not None:
+        acc = xp.apply("conv2d", ts[0], w, **attrs)
+    if ts[1] is not None:
+        t = xp.apply("conv2d", x, ts[1], **attrs)
+        acc = t if acc is None else acc + t
+    if len(ts) > 2 and ts[2] is not None:
+        tb = xp.reshape(ts[2], (1, -1, 1, 1))
+        acc = tb if acc is None else acc + tb
+    return acc
+
+
+def _conv_in_vjp(xp, g, out, ins, needs, in_hw, **attrs):
+    gg, w = ins
+    return (xp.apply("conv2d", g, w, **attrs) if needs[0] else None,
+            xp.apply("conv2d_weight_grad", g, gg, ksize=tuple(w.shape[2:]), **attrs)
+            if needs[1] else None)
+
+
+def _conv_in_jvp(xp, ts, out, ins, in_hw, **attrs):
+    gg, w = ins
+    acc = None
+    if ts[0] is not None:
+        acc = xp.apply("conv2d_input_grad", ts[0], w, in_hw=in_hw, **attrs)
+    if ts[1] is not None:
+        t = xp.apply("conv2d_input_grad", gg, ts[1], in_hw=in_hw, **attrs)
+        acc = t if acc is None else acc + t
+    return acc
+
+
+def _conv_w_vjp(xp, g, out, ins, needs, ksize, **attrs):
+    x, gg = ins
+    return (xp.apply("conv2d_input_grad", gg, g, in_hw=tuple(x.shape[2:]), **attrs)
+            if needs[0] else None,
+            xp.apply("conv2d", x, g, **attrs) if needs[1] else None)
+
+
+def _conv_w_jvp(xp, ts, out, ins, ksize, **attrs):
+    x, gg = ins
+    acc = None
+    if ts[0] is not None:
+        acc = xp.apply("conv2d_weight_grad", ts[0], gg, ksize=ksize, **attrs)
+    if ts[1] is not None:
+        t = xp.apply("conv2d_weight_grad", x, ts[1], ksize=ksize, **attrs)
+        acc = t if acc is None else acc + t
+    return acc
+
+
+_CA = dict(stride=(1, 1), padding=(0, 0, 0, 0), dilation=(1, 1), groups=1)
+_CB = dict(stride=(2, 1), padding=(1, 0, 2, 1), dilation=(1, 2), groups=2)
+explicit("conv2d", _conv_fwd, _conv_vjp, _conv_jvp,
+         samples=[S(args=[(2, 3, 5, 5), (4, 3, 3, 3), (4,)], attrs=_CA),
+                  S(args=[(2, 4, 6, 5), (6, 2, 2, 3)], attrs=_CB),
+                  S(args=[(1, 2, 4, 4), (3, 2, 1, 1), (3,)], attrs=_CA)],
+         doc="2-D cross-correlation (N, C, H, W) x (O, C/groups, kh, kw) by im2col + matmul.")
+explicit("conv2d_input_grad", _conv_in_fwd, _conv_in_vjp, _conv_in_jvp,
+         samples=[S(args=[(2, 4, 3, 3), (4, 3, 3, 3)], attrs=dict(in_hw=(5, 5), **_CA)),
+                  S(args=[(2, 6, 3, 4), (6, 2, 2, 3)], attrs=dict(in_hw=(6, 5), **_CB))],
+         doc="The transpose of conv2d in its input: transposed convolution by col2im.")
+explicit("conv2d_weight_grad", _conv_w_fwd, _conv_w_vjp, _conv_w_jvp,
+         samples=[S(args=[(2, 3, 5, 5), (2, 4, 3, 3)], attrs=dict(ksize=(3, 3), **_CA)),
+                  S(args=[(2, 4, 6, 5), (2, 6, 3, 4)], attrs=dict(ksize=(2, 3), **_CB))],
+         doc="The transpose of conv2d in its weight: a correlation of input and cotangent.")
+
+
+# -- pooling ---------------------------------------------------------------------------------------
+# Max pooling: the caller finds each window's argmax (flat per-plane indices, as PyTorch returns
+# them) and the op is a gather by those indices, linear in x; its transpose is a scatter.
+def _take_planes_fwd(x, index, unique=False):
+    n, c = x.shape[:2]
+    flat = x.reshape(n, c, -1)
+    return np.take_along_axis(flat, index.reshape(n, c, -1), axis=2).reshape(index.shape)
+
+
+def _put_planes_fwd(g, index, in_shape, unique=False):
+    n, c = in_shape[:2]
+    size = int(np.prod(in_shape[2:]))
+    idx = index.reshape(n, c, -1)
+    gf = g.reshape(n, c, -1)
+    if unique:
+        out = np.zeros((n, c, size), dtype=g.dtype)
+        np.put_along_axis(out, idx, gf, axis=2)
+    else:
+        flat = (idx + (np.arange(n * c).reshape(n, c, 1) * size)).ravel()
+        out = np.bincount(flat, weights=gf.ravel(), minlength=n * c * size).astype(g.dtype)
+    return out.reshape(in_shape)
+
+
+linear("take_planes", _take_planes_fwd,
+       lambda xp, g, out, ins, needs, index, unique=False: (
+           xp.apply("put_planes", g, index=index, in_shape=tuple(ins[0].shape), unique=unique),),
+       samples=[S(args=[(2, 3, 4, 4)],
+                  attrs=dict(index=np.array([0, 5, 10, 15, 3, 7]).reshape(1, 1, 2, 3)
+                             .repeat(2, 0).repeat(3, 1)))],
+       doc="Per-plane gather by flat indices (the forward of max pooling).")
+linear("put_planes", _put_planes_fwd,
+       lambda xp, g, out, ins, needs, index, in_shape, unique=False: (
+           xp.apply("take_planes", g, index=index, unique=unique),),
+       samples=[S(args=[(2, 3, 2, 3)],
+                  attrs=dict(index=np.array([0, 5, 5, 15, 3, 7]).reshape(1, 1, 2, 3)
+                             .repeat(2, 0).repeat(3, 1), in_shape=(2, 3, 4, 4))),
+                S(args=[(1, 2, 2, 2)],
+                  attrs=dict(index=np.array([0, 3, 8, 11]).reshape(1, 1, 2, 2).repeat(2, 1),
+                             in_shape=(1, 2, 4, 3), unique=True))],
+       doc="Per-plane scatter-add by flat indices (the transpose of take_planes).")
+
+
+# Average pooling: a sum of strided slices, one per kernel tap, times a per-position scale
+# (1 / the number of elements counted in each window).
+def _avg_fwd(x, ksize, stride, padding, out_hw, scale):
+    (kh, kw), (sh, sw), (ho, wo) = ksize, stride, out_hw
+    xp_ = _pad_hw(x, padding)
+    out = None
+    for i in range(kh):
+        for j in range(kw):
+            v = xp_[:, :, i:i + sh * (ho - 1) + 1:sh, j:j + sw * (wo - 1) + 1:sw]
+            if out is None:
+                out = v.copy()
+            else:
+                out += v
+    out *= scale.astype(out.dtype, copy=False)
+    return out
+
+
+def _avg_t_fwd(g, ksize, stride, padding, out_hw, scale, in_hw):
+    (kh, kw), (sh, sw), (ho, wo) = ksize, stride, out_hw
+    pt, pb, pl, pr = padding
+    h, wd = in_hw
+    gs = g * scale.astype(g.dtype, copy=False)
+    dx = np.zeros(g.shape[:2] + (h + pt + pb, wd + pl + pr), dtype=g.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            dx[:, :, i:i + sh * (ho - 1) + 1:sh, j:j + sw * (wo - 1) + 1:sw] += gs
+    return dx[:, :, pt:pt + h, pl:pl + wd]
+
+
+_AP = dict(ksize=(2, 2), stride=(2, 2), padding=(0, 0, 0, 0), out_hw=(2, 2),
+           scale=np.full((2, 2), 0.25))
+_AP2 = dict(ksize=(3, 2), stride=(2, 1), padding=(1, 1, 0, 0), out_hw=(3, 3),
+            scale=np.array([[1 / 6] * 3, [1 / 6] * 3, [1 / 4] * 3]))
+linear("avg_pool2d", _avg_fwd,
+       lambda xp, g, out, ins, needs, **a: (
+           xp.apply("avg_pool2d_transpose", g, in_hw=tuple(ins[0].shape[2:]), **a),),
+       samples=[S(args=[(2, 3, 4, 4)], attrs=_AP), S(args=[(1, 2, 5, 4)], attrs=_AP2)],
+       doc="Average pooling as a scaled sum of one strided slice per kernel tap.")
+linear("avg_pool2d_transpose", _avg_t_fwd,
+       lambda xp, g, out, ins, needs, in_hw, **a: (xp.apply("avg_pool2d", g, **a),),
+       samples=[S(args=[(2, 3, 2, 2)], attrs=dict(in_hw=(4, 4), **_AP)),
+                S(args=[(1, 2, 3, 3)], attrs=dict(in_hw=(5, 4), **_AP2))],
+       doc="The transpose of avg_pool2d.")
