@@ -6,13 +6,13 @@ public functions built on them. Importing this package fills the registry and gi
 from __future__ import annotations
 
 from ..tensor import Tensor
-from . import elementwise as _E
 from . import (
     attention,  # noqa: F401  (registers the fused attention probabilities)
     fused,  # noqa: F401  (registers the fused primitives)
     recurrent,  # noqa: F401  (registers the fused recurrences)
     tns,  # noqa: F401
 )
+from . import elementwise as _E
 from . import linalg as _L
 from . import reduce as _R
 from . import shape as _SH
