@@ -39,10 +39,26 @@ from .conv import (
     MaxPool2d,
 )
 from .layers import Bilinear, Dropout, Embedding, Flatten, Identity, Linear, Unflatten
+from .losses import (
+    BCELoss,
+    BCEWithLogitsLoss,
+    CrossEntropyLoss,
+    ExponentialLoss,
+    HingeEmbeddingLoss,
+    HingeLoss,
+    HuberLoss,
+    KLDivLoss,
+    L1Loss,
+    MSELoss,
+    NLLLoss,
+    SequenceCrossEntropyLoss,
+    SmoothL1Loss,
+)
 from .module import Module, count_parameters
 from .norm import BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm
 from .parameter import Parameter
 from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNCellBase
+from .regularizers import l1_penalty, l2_penalty
 
 # isort: split
 from .attention import (

@@ -246,6 +246,10 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
     x = _float(input)
     t_arr = target.data if isinstance(target, Tensor) else np.asarray(target)
     if t_arr.dtype.kind == "f":
+        if t_arr.shape != x.shape:
+            raise DTypeError(f"{name}: class-index targets must be integers (int64), got dtype "
+                             f"{t_arr.dtype} with shape {t_arr.shape}; float targets are "
+                             f"class probabilities and need the input's shape {x.shape}")
         return _soft_cross_entropy(x, as_tensor(target, x.dtype), weight, reduction,
                                    label_smoothing)
     rows, t, shape = _class_targets(name, x, target, ignore_index)
