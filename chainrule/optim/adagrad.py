@@ -81,16 +81,19 @@ class Adagrad(Optimizer):
             state = self.state.get(p) or self._init_state(p, group)
             state["step"] += 1
             t = state["step"]
-            if maximize:
-                g = -g
-            if wd != 0:
-                g = g + wd * d
+            t0 = self._scratch(d, 0)
+            t1 = self._scratch(d, 1)
+            g = self._effective_grad(g, d, wd, maximize, t0)
             clr = lr / (1 + (t - 1) * lr_decay)
             s = state["sum"].data
-            sq = g * g
-            s += sq
-            std = np.sqrt(s, out=sq)
+            np.multiply(g, g, out=t1)
+            s += t1
+            std = np.sqrt(s, out=t1)
             std += eps
-            upd = -clr * g
+            if g is t0:
+                g *= -clr
+                upd = g
+            else:
+                upd = np.multiply(g, -clr, out=t0)
             upd /= std
             d += upd

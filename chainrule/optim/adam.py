@@ -79,24 +79,28 @@ class Adam(Optimizer):
                     state["max_exp_avg_sq"] = new_state_array(p)
             state["step"] += 1
             t = state["step"]
-            if maximize:
-                g = -g
-            if wd != 0:
-                if self._decoupled:
+            t0 = self._scratch(d, 0)
+            t1 = self._scratch(d, 1)
+            if self._decoupled:
+                if wd != 0:
                     d *= 1 - lr * wd
-                else:
-                    g = g + wd * d
+                g = self._effective_grad(g, d, 0.0, maximize, t0)
+            else:
+                g = self._effective_grad(g, d, wd, maximize, t0)
             m = state["exp_avg"].data
             v = state["exp_avg_sq"].data
-            # m.lerp_(g, 1 - b1) as PyTorch computes it
+            # m.lerp_(g, 1 - b1), in PyTorch's two forms
+            np.subtract(g, m, out=t1)
             if w1 < 0.5:
-                m += w1 * (g - m)
+                t1 *= w1
+                m += t1
             else:
-                m[...] = g - (g - m) * (1.0 - w1)
-            sq = w2 * g
-            sq *= g
+                t1 *= 1.0 - w1
+                np.subtract(g, t1, out=m)
             v *= b2
-            v += sq
+            np.multiply(g, w2, out=t1)
+            t1 *= g
+            v += t1
             bc1 = 1 - b1 ** t
             bc2_sqrt = (1 - b2 ** t) ** 0.5
             step_size = lr / bc1
@@ -104,12 +108,12 @@ class Adam(Optimizer):
                 vmax = state["max_exp_avg_sq"].data
                 np.maximum(vmax, v, out=vmax)
                 v = vmax
-            denom = np.sqrt(v, out=sq)
+            denom = np.sqrt(v, out=t1)
             denom /= bc2_sqrt
             denom += eps
-            upd = -step_size * m
-            upd /= denom
-            d += upd
+            np.multiply(m, -step_size, out=t0)
+            t0 /= denom
+            d += t0
 
 
 class AdamW(Adam):

@@ -47,6 +47,7 @@ class Optimizer:
     def __init__(self, params, defaults: dict):
         self.defaults = dict(defaults)
         self.state: dict = {}
+        self._scratch_bufs: dict = {}
         self.param_groups: list[dict] = []
         if isinstance(params, Tensor):
             raise ArgumentError(f"{type(self).__name__}: argument 'params' expected an iterable "
@@ -179,6 +180,32 @@ class Optimizer:
         if g.shape != p.data.shape:
             raise ShapeError(f"{type(self).__name__}.step: gradient of shape {g.shape} doesn't "
                              f"match its parameter's shape {p.data.shape}")
+        return g
+
+    def _scratch(self, arr, slot=0):
+        """A reusable work array shaped like ``arr`` (contents undefined).
+
+        One flat buffer per (dtype, slot), sized for the largest parameter, so steps allocate
+        nothing; the buffer never aliases a parameter, gradient or state array.
+        """
+        key = (arr.dtype, slot)
+        buf = self._scratch_bufs.get(key)
+        n = arr.size
+        if buf is None or buf.size < n:
+            buf = self._scratch_bufs[key] = np.empty(n, dtype=arr.dtype)
+        return buf[:n].reshape(arr.shape)
+
+    def _effective_grad(self, g, d, wd, maximize, t):
+        """``-g if maximize else g``, plus ``wd * d``; written into ``t`` when it changes."""
+        if wd != 0:
+            np.multiply(d, wd, out=t)
+            if maximize:
+                np.subtract(t, g, out=t)
+            else:
+                t += g
+            return t
+        if maximize:
+            return np.negative(g, out=t)
         return g
 
     # -- checkpoints -------------------------------------------------------------------------

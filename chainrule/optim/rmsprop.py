@@ -80,34 +80,44 @@ class RMSprop(Optimizer):
                 if centered:
                     state["grad_avg"] = new_state_array(p)
             state["step"] += 1
-            if maximize:
-                g = -g
-            if wd != 0:
-                g = g + wd * d
+            t0 = self._scratch(d, 0)
+            t1 = self._scratch(d, 1)
+            g = self._effective_grad(g, d, wd, maximize, t0)
             v = state["square_avg"].data
             v *= alpha
-            sq = (1 - alpha) * g
-            sq *= g
-            v += sq
+            np.multiply(g, 1 - alpha, out=t1)
+            t1 *= g
+            v += t1
             if centered:
                 a = state["grad_avg"].data
                 w = 1 - alpha
+                np.subtract(g, a, out=t1)
                 if w < 0.5:
-                    a += w * (g - a)
+                    t1 *= w
+                    a += t1
                 else:
-                    a[...] = g - (g - a) * (1.0 - w)
-                np.multiply(a, a, out=sq)
-                np.subtract(v, sq, out=sq)
-                avg = np.sqrt(sq, out=sq)
+                    t1 *= 1.0 - w
+                    np.subtract(g, t1, out=a)
+                np.negative(a, out=t1)
+                t1 *= a
+                t1 += v
+                avg = np.sqrt(t1, out=t1)
             else:
-                avg = np.sqrt(v, out=sq)
+                avg = np.sqrt(v, out=t1)
             avg += eps
             if momentum > 0:
                 buf = state["momentum_buffer"].data
                 buf *= momentum
-                buf += g / avg
-                d -= lr * buf
+                np.divide(g, avg, out=t1)
+                buf += t1
+                np.multiply(buf, lr, out=t1)
+                d -= t1
             else:
-                upd = -lr * g
+                # avg lives in t1; t0 is free once the effective gradient has been used
+                if g is t0:
+                    g *= -lr
+                    upd = g
+                else:
+                    upd = np.multiply(g, -lr, out=t0)
                 upd /= avg
                 d += upd

@@ -76,10 +76,8 @@ class SGD(Optimizer):
             d = p.data
             if not d.flags.writeable:
                 d = p.data = d.copy()
-            if maximize:
-                g = -g
-            if wd != 0:
-                g = g + wd * d
+            t0 = self._scratch(d, 0)
+            g = self._effective_grad(g, d, wd, maximize, t0)
             if momentum != 0:
                 state = self.state.get(p)
                 if state is None:
@@ -93,6 +91,16 @@ class SGD(Optimizer):
                     if dampening == 0:
                         b += g
                     else:
-                        b += (1 - dampening) * g
-                g = g + momentum * buf.data if nesterov else buf.data
-            d -= lr * g
+                        t1 = self._scratch(d, 1)
+                        np.multiply(g, 1 - dampening, out=t1)
+                        b += t1
+                if nesterov:
+                    t1 = self._scratch(d, 1)
+                    np.multiply(buf.data, momentum, out=t1)
+                    t1 += g
+                    g = t1
+                else:
+                    g = buf.data
+            out = g if g is t0 or (momentum != 0 and nesterov) else t0
+            np.multiply(g, lr, out=out)
+            d -= out
