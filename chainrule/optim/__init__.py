@@ -6,6 +6,7 @@
 >>> sched = cr.optim.lr_scheduler.StepLR(opt, step_size=10, gamma=0.5)
 """
 
+from ..nn import utils as _nn_utils  # makes chainrule.nn.utils (gradient clipping) reachable
 from . import lr_scheduler
 from .adagrad import Adagrad
 from .adam import Adam, AdamW
