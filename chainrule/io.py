@@ -248,14 +248,15 @@ def _encode(obj):
 
 
 # ----------------------------------------------------------------------------------- loading
-def load(f, map_location=None, weights_only=True, **kwargs):
+def load(f, map_location=None, weights_only=True, mmap=None):
     """Read what :func:`save` wrote (or any safetensors file), running no code from the file.
 
     Parameters
     ----------
     f : str, os.PathLike or seekable binary file object
-    map_location, weights_only :
-        Accepted for ``torch.load`` compatibility; loading is always safe and on the CPU.
+    map_location, weights_only, mmap :
+        Accepted for ``torch.load`` compatibility; loading is always safe, on the CPU, and reads
+        the tensors into memory.
 
     Returns
     -------

@@ -26,6 +26,7 @@ import math
 import types
 from bisect import bisect_right
 from collections import Counter
+from numbers import Integral
 
 from ..errors import ArgumentError
 from .optimizer import Optimizer, check_number
@@ -38,9 +39,9 @@ __all__ = [
 
 
 def _check_int(name, arg, value, low):
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < low:
         raise ArgumentError(f"{name}: argument '{arg}' expected an int >= {low}, got {value!r}")
-    return value
+    return int(value)
 
 
 class LRScheduler:

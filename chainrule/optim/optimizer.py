@@ -274,6 +274,12 @@ class Optimizer:
                 raise ArgumentError(f"{name}.load_state_dict: state for parameter index {idx}, "
                                     "which no parameter group lists")
             p = by_index[idx]
+            for k, v in st.items():
+                shape = getattr(v, "shape", ())
+                if k != "step" and shape not in ((), p.data.shape):
+                    raise ArgumentError(f"{name}.load_state_dict: state '{k}' of parameter {idx} "
+                                        f"has shape {tuple(shape)} but the parameter has shape "
+                                        f"{p.data.shape}; the state belongs to another model")
             new_state[p] = {k: _restore_value(k, v, p) for k, v in st.items()}
         self.state = new_state
         for ours, theirs in zip(self.param_groups, saved_groups):

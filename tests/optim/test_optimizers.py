@@ -264,3 +264,14 @@ def test_newton_cg_negative_curvature_falls_back_to_gradient():
     # f = -x^2 + y^2: at (0.5, 0) the gradient (-1, 0) points along negative curvature
     Newton([w], lr=0.1, mode="cg", damping=0.0).step(lambda: -w[0] ** 2 + w[1] ** 2)
     assert math.isclose(w.data[0], 0.5 - 0.1 * -1.0) and w.data[1] == 0.0
+
+
+def test_load_state_dict_rejects_state_of_another_shape():
+    a = cr.zeros(3, requires_grad=True)
+    opt = SGD([a], lr=0.1, momentum=0.9)
+    a.grad = cr.ones(3)
+    opt.step()
+    sd = opt.state_dict()
+    other = SGD([cr.zeros(4, requires_grad=True)], lr=0.1, momentum=0.9)
+    with pytest.raises(ArgumentError, match=r"shape \(3,\).*\(4,\)"):
+        other.load_state_dict(sd)
