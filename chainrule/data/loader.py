@@ -280,7 +280,7 @@ class DataLoader:
     def __len__(self):
         if self.batch_sampler is not None:
             return len(self.batch_sampler)
-        n = len(self.sampler) if self.sampler is not None else self._n
+        n = len(self.sampler) if self.sampler is not None else len(self.dataset)
         bs = self.batch_size
         return n // bs if self.drop_last else -(-n // bs)
 
@@ -294,6 +294,9 @@ class DataLoader:
         return None
 
     def __iter__(self):
+        # Re-read the data set each epoch, in case it was changed in between.
+        self._n = len(self.dataset)
+        self._source = _tensor_source(self.dataset) if self.collate_fn is None else None
         if self.batch_sampler is not None:
             for idx in self.batch_sampler:
                 yield self._fetch(np.asarray(idx, dtype=np.int64))
