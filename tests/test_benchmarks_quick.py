@@ -1,0 +1,59 @@
+"""A quick form of the benchmark harness inside the test suite: every workload's loss must agree
+with PyTorch's after 20 identical steps, and steps must not allocate without bound. Speed is
+reported (printed), never asserted: these machines are noisy."""
+
+import os
+import tracemalloc
+
+import numpy as np
+import pytest
+
+from benchmarks import workloads as W
+
+SMALL = ["mlp-small", "mlp-mnist", "cnn1d", "cnn2d", "rnn", "transformer", "mlp-mnist-infer"]
+
+
+@pytest.mark.parametrize("name", SMALL)
+def test_loss_agrees_with_pytorch(name):
+    pytest.importorskip("torch")
+    from benchmarks.run import check_losses
+
+    lc, lt = check_losses(name)
+    assert abs(lc - lt) <= 1e-4 * max(abs(lt), 1e-12), (name, lc, lt)
+
+
+@pytest.mark.parametrize("name", ["mlp-small", "cnn1d", "rnn", "transformer"])
+def test_step_memory_is_bounded(name):
+    model, x, y, infer = W.build(name)
+    step = W.chainrule_step(model, x, y, infer)
+    for _ in range(3):
+        step()
+    tracemalloc.start()
+    try:
+        step()
+        base = tracemalloc.get_traced_memory()[0]
+        for _ in range(15):
+            step()
+        grown = tracemalloc.get_traced_memory()[0] - base
+    finally:
+        tracemalloc.stop()
+    assert grown < 256 * 1024, f"{name}: {grown} bytes still held after 15 more steps"
+
+
+def _rss_mb():
+    with open(f"/proc/{os.getpid()}/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="needs /proc")
+def test_ten_thousand_steps_keep_resident_memory_flat():
+    model, x, y, infer = W.build("mlp-small")
+    step = W.chainrule_step(model, x, y, infer)
+    for _ in range(500):
+        step()
+    before = _rss_mb()
+    losses = [float(step().item()) for _ in range(10_000)]
+    after = _rss_mb()
+    print(f"\nmlp-small: RSS {before:.1f} MB after 500 steps, {after:.1f} MB after 10,500")
+    assert np.isfinite(losses[-1])
+    assert after - before < 8, f"resident memory grew {after - before:.1f} MB"
