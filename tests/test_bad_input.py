@@ -89,3 +89,143 @@ def test_core_bad_input(what, fn, exc, words):
 def test_catalogue_is_large():
     assert len(CORE) >= 30
     assert np.all([issubclass(c[2], E.ChainruleError) for c in CORE])
+
+
+# -- networks, losses, optimisers, data, files, configuration ------------------------------------
+def _nn():
+    return cr.nn
+
+
+def _state_dict_missing():
+    m = cr.nn.Linear(3, 2)
+    m.load_state_dict({"weight": np.zeros((2, 3), np.float32)})
+
+
+def _state_dict_unexpected():
+    m = cr.nn.Linear(3, 2)
+    sd = {k: v.numpy() for k, v in m.state_dict().items()}
+    sd["extra"] = np.zeros(1)
+    m.load_state_dict(sd)
+
+
+def _state_dict_shape():
+    m = cr.nn.Linear(3, 2)
+    m.load_state_dict({"weight": np.zeros((3, 3), np.float32), "bias": np.zeros(2, np.float32)})
+
+
+def _rnn_h0():
+    rnn = cr.nn.RNN(4, 8, batch_first=True)
+    rnn(cr.randn(2, 5, 4), cr.zeros(1, 3, 8))
+
+
+def _mha_dim():
+    m = cr.nn.MultiheadAttention(8, 2, batch_first=True)
+    x = cr.randn(2, 3, 6)
+    m(x, x, x)
+
+
+def _loader(**kw):
+    ds = cr.data.TensorDataset(cr.randn(4, 2), cr.tensor([0, 1, 0, 1]))
+    return cr.data.DataLoader(ds, **kw)
+
+
+NETWORK = [
+    ("linear wrong features", lambda: cr.nn.Linear(4, 3)(cr.randn(2, 5)), E.ShapeError,
+     ["Linear", "4", "(2, 5)"]),
+    ("conv1d wrong channels", lambda: cr.nn.Conv1d(3, 4, 3)(cr.randn(2, 2, 10)), E.ShapeError,
+     ["Conv1d", "(2, 2, 10)"]),
+    ("conv2d wrong ndim", lambda: cr.nn.Conv2d(1, 4, 3)(cr.randn(1, 10)), E.ShapeError,
+     ["Conv2d", "(1, 10)"]),
+    ("maxpool too small", lambda: cr.nn.MaxPool2d(4)(cr.randn(1, 1, 2, 2)), E.ShapeError,
+     ["(1, 1, 2, 2)"]),
+    ("rnn wrong input size", lambda: cr.nn.RNN(4, 8)(cr.randn(5, 2, 3)), E.ShapeError,
+     ["RNN", "4", "(5, 2, 3)"]),
+    ("rnn wrong h0", _rnn_h0, E.ShapeError, ["RNN", "(1, 3, 8)"]),
+    ("gru wrong input size", lambda: cr.nn.GRU(4, 8)(cr.randn(5, 2, 3)), E.ShapeError,
+     ["GRU", "(5, 2, 3)"]),
+    ("lstm wrong input size", lambda: cr.nn.LSTM(4, 8)(cr.randn(5, 2, 3)), E.ShapeError,
+     ["LSTM", "(5, 2, 3)"]),
+    ("attention embed dim", _mha_dim, E.ShapeError, ["MultiheadAttention", "8", "6"]),
+    ("layernorm shape", lambda: cr.nn.LayerNorm(5)(cr.randn(2, 4)), E.ShapeError,
+     ["LayerNorm", "(2, 4)"]),
+    ("embedding float indices", lambda: cr.nn.Embedding(5, 3)(cr.randn(2)), E.DTypeError,
+     ["mbedding"]),
+    ("embedding index out of range", lambda: cr.nn.Embedding(5, 3)(cr.tensor([7])),
+     E.ChainruleError, ["mbedding", "7"]),
+    ("cross_entropy float labels",
+     lambda: cr.nn.functional.cross_entropy(cr.randn(4, 3), cr.randn(4)), E.ChainruleError,
+     ["cross_entropy"]),
+    ("cross_entropy label out of range",
+     lambda: cr.nn.functional.cross_entropy(cr.randn(4, 3), cr.tensor([0, 1, 2, 3])),
+     E.ChainruleError, ["cross_entropy", "3"]),
+    ("cross_entropy batch mismatch",
+     lambda: cr.nn.functional.cross_entropy(cr.randn(4, 3), cr.tensor([0, 1])),
+     E.ShapeError, ["cross_entropy", "(4, 3)"]),
+    ("mse shape mismatch", lambda: cr.nn.MSELoss()(cr.randn(4, 3), cr.randn(4)),
+     E.ShapeError, ["mse", "(4, 3)", "(4,)"]),
+    ("bce shape mismatch", lambda: cr.nn.BCEWithLogitsLoss()(cr.randn(4), cr.rand(3)),
+     E.ShapeError, ["binary_cross_entropy", "(4,)", "(3,)"]),
+    ("nll wrong ndim", lambda: cr.nn.NLLLoss()(cr.randn(4), cr.tensor([0, 1, 0, 1])),
+     E.ShapeError, ["nll"]),
+    ("state_dict missing key", _state_dict_missing, E.ShapeError, ["missing", "bias"]),
+    ("state_dict unexpected key", _state_dict_unexpected, E.ShapeError,
+     ["unexpected", "extra"]),
+    ("state_dict wrong shape", _state_dict_shape, E.ShapeError, ["weight", "(2, 3)", "(3, 3)"]),
+    ("sgd negative lr", lambda: cr.optim.SGD(cr.nn.Linear(2, 2).parameters(), lr=-0.1),
+     E.ArgumentError, ["SGD", "lr", "-0.1"]),
+    ("adam nan lr", lambda: cr.optim.Adam(cr.nn.Linear(2, 2).parameters(), lr=float("nan")),
+     E.ArgumentError, ["Adam", "lr", "nan"]),
+    ("sgd bad momentum",
+     lambda: cr.optim.SGD(cr.nn.Linear(2, 2).parameters(), lr=0.1, momentum=-1),
+     E.ArgumentError, ["SGD", "momentum"]),
+    ("adam bad betas",
+     lambda: cr.optim.Adam(cr.nn.Linear(2, 2).parameters(), betas=(1.5, 0.9)),
+     E.ArgumentError, ["Adam", "beta"]),
+    ("batch size zero", lambda: _loader(batch_size=0), E.DataError, ["batch_size", "0"]),
+    ("batch size negative", lambda: _loader(batch_size=-3), E.DataError, ["batch_size", "-3"]),
+    ("empty data set",
+     lambda: cr.data.DataLoader(cr.data.TensorDataset(cr.zeros(0, 2)), batch_size=2),
+     E.DataError, ["empty"]),
+    ("tensor dataset lengths",
+     lambda: cr.data.TensorDataset(cr.randn(4, 2), cr.tensor([0, 1, 0])), E.DataError,
+     ["TensorDataset", "4", "3"]),
+    ("non-finite data",
+     lambda: cr.data.TensorDataset(cr.tensor([[1.0, float("nan")]]), check_finite=True),
+     E.DataError, ["NaN"]),
+    ("missing data directory",
+     lambda: cr.data.datasets.load_mnist_idx("/nonexistent/mnist"), E.DataError,
+     ["/nonexistent/mnist"]),
+    ("load missing file", lambda: cr.load("/nonexistent/model.safetensors"), E.CheckpointError,
+     ["/nonexistent/model.safetensors"]),
+    ("config unknown key", lambda: _config({"bogus": 1}), E.ConfigError, ["bogus"]),
+    ("config wrong type", lambda: _config({"train": {"epochs": "ten"}}), E.ConfigError,
+     ["train.epochs", "integer", "ten"]),
+    ("config unknown model", lambda: _config({"model": {"name": "resnet"}}), E.ConfigError,
+     ["model.name", "resnet"]),
+    ("config unknown optimiser", lambda: _config({"optim": {"name": "lbfgs"}}), E.ConfigError,
+     ["optim.name", "lbfgs"]),
+    ("config negative lr", lambda: _config({"optim": {"lr": -1.0}}), E.ConfigError,
+     ["optim.lr", "-1.0"]),
+    ("unknown experiment", lambda: cr.experiments.run("no-such-study"), E.ConfigError,
+     ["no-such-study"]),
+]
+
+
+def _config(cfg):
+    from chainrule.config import validate_config
+
+    return validate_config(cfg)
+
+
+@pytest.mark.parametrize("what,fn,exc,words", NETWORK, ids=[c[0] for c in NETWORK])
+def test_api_bad_input(what, fn, exc, words):
+    with pytest.raises(exc) as info:
+        fn()
+    assert isinstance(info.value, E.ChainruleError)
+    msg = str(info.value)
+    for w in words:
+        assert w.lower() in msg.lower(), f"{what}: {w!r} missing from message: {msg}"
+
+
+def test_whole_catalogue_has_at_least_fifty_entries():
+    assert len(CORE) + len(NETWORK) >= 50
