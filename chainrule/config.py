@@ -63,6 +63,7 @@ __all__ = [
     "OPTIMIZERS",
     "SCHEDULES",
     "SEARCH_DEFAULTS",
+    "check_space",
     "dump_toml",
     "load_config",
     "load_search_config",
@@ -450,6 +451,12 @@ loss, metrics, monitor, on_nonfinite, patience, progress, restore_best
         raise ConfigError(f"config: 'model.name' must be one of {', '.join(MODELS)}; got "
                           f"{name!r}{hint}")
     merged["model"]["name"] = name.lower()
+    betas = merged["optim"]["betas"]
+    if betas is not None and len(betas) != 2:
+        raise ConfigError(f"config: 'optim.betas' needs two numbers [beta1, beta2], got {betas}")
+    from .train.models import check_model_options
+
+    check_model_options(name, {k: v for k, v in merged["model"].items() if k != "name"})
     from .train.metrics import get_metric
 
     for m in merged["train"]["metrics"]:
@@ -526,7 +533,41 @@ def load_search_config(path, overrides: dict | None = None):
             set_path(search, k[len("search."):], v)
         else:
             set_path(raw, k, v)
-    return validate_config(raw), validate_search(search)
+    base = validate_config(raw)
+    search = validate_search(search)
+    check_space(base, search["space"])
+    return base, search
+
+
+def check_space(base: dict, space: dict) -> None:
+    """Check that every value a search may try makes a valid configuration, so a typo fails
+    before any trial starts.
+
+    Examples
+    --------
+    >>> from chainrule.train.search import parse_space
+    >>> check_space(DEFAULTS, parse_space({"optim.lrr": [0.1]}))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    chainrule.errors.ConfigError: search.space: 'optim.lrr' = 0.1: config: unknown key \
+'optim.lrr' (did you mean 'lr'?); allowed here: ...
+    """
+    from .train.search import Choice, Integer, Uniform
+
+    for key, dist in space.items():
+        if isinstance(dist, Choice):
+            values = dist.values
+        elif isinstance(dist, (Uniform, Integer)):
+            values = [dist.low, dist.high]
+        else:
+            values = [dist.sample(__import__("numpy").random.default_rng(0))]
+        for v in values:
+            raw = copy.deepcopy(base)
+            try:
+                set_path(raw, key, v)
+                validate_config(raw)
+            except ConfigError as exc:
+                raise ConfigError(f"search.space: {key!r} = {v!r}: {exc}") from None
 
 
 # --------------------------------------------------------------------------- writing

@@ -10,7 +10,8 @@ Modules: :mod:`~chainrule.train.loop` (:func:`fit`, :class:`Trainer`, :func:`eva
 :mod:`~chainrule.train.callbacks`, :mod:`~chainrule.train.metrics`,
 :mod:`~chainrule.train.checkpoint`, :mod:`~chainrule.train.search`,
 :mod:`~chainrule.train.models` and :mod:`~chainrule.train.runner` (configuration to trained run,
-used by the ``chainrule`` command).
+used by the ``chainrule`` command). The general search function is
+:func:`chainrule.train.search.search`.
 """
 
 from .callbacks import (
@@ -55,7 +56,6 @@ from .search import (
     grid_search,
     random_search,
     run_search,
-    search,
 )
 
 __all__ = [
@@ -65,6 +65,6 @@ __all__ = [
     "ProgressBar", "SearchResult", "Trainer", "Uniform", "accuracy", "build_model",
     "confusion_matrix", "evaluate", "find_checkpoint", "fit", "grid_search", "list_checkpoints",
     "load_checkpoint", "model_options", "per_class_accuracy", "perplexity", "plot_history",
-    "random_search", "run_search", "save_checkpoint", "search", "verify_checkpoint",
+    "random_search", "run_search", "save_checkpoint", "verify_checkpoint",
     "write_history",
 ]

@@ -12,14 +12,18 @@ uninterrupted run with the same seed would have.
 
 Example
 -------
->>> import chainrule as cr  # doctest: +SKIP
+>>> import chainrule as cr
+>>> from chainrule.data.datasets import blobs
 >>> from chainrule.train import fit
+>>> x, y = blobs(n=200, centers=2, seed=0)
+>>> train = cr.data.DataLoader(cr.data.TensorDataset(cr.tensor(x), cr.tensor(y)),
+...                            batch_size=20, shuffle=True, generator=cr.Generator(0))
 >>> model = cr.nn.Sequential(cr.nn.Linear(2, 16), cr.nn.ReLU(), cr.nn.Linear(16, 2))
 >>> opt = cr.optim.Adam(model.parameters(), lr=1e-2)
->>> history = fit(model, cr.nn.functional.cross_entropy, opt, train_loader, val_loader,
-...               epochs=20, callbacks=[EarlyStopping(patience=3)])
->>> history[-1]["val_accuracy"]
-0.97
+>>> history = fit(model, cr.nn.functional.cross_entropy, opt, train, epochs=5,
+...               progress=False)
+>>> history[-1]["accuracy"] > 0.9
+True
 """
 
 from __future__ import annotations

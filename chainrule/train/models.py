@@ -43,6 +43,7 @@ __all__ = [
     "RecurrentClassifier",
     "TransformerClassifier",
     "build_model",
+    "check_model_options",
     "model_options",
 ]
 
@@ -456,6 +457,29 @@ def build_model(name: str, input_shape, num_classes: int, vocab_size: int | None
     >>> m = build_model("cnn", (40,), 10, channels=[32, 32, 32])  # doctest: +SKIP
     """
     builder = _builder(name)
+    checked = check_model_options(name, options)
+    if isinstance(num_classes, bool) or not isinstance(num_classes, Integral) or num_classes < 1:
+        raise ConfigError(f"model '{name}': num_classes must be a positive integer, got "
+                          f"{num_classes!r}")
+    return builder(tuple(input_shape), int(num_classes), vocab_size, **checked)
+
+
+def check_model_options(name: str, options: dict) -> dict:
+    """Check ``options`` against model ``name``'s options: names, types, ranges.
+
+    Returns the options with lists turned into tuples.
+
+    Examples
+    --------
+    >>> check_model_options("mlp", {"hidden": [8, 8]})
+    {'hidden': (8, 8)}
+    >>> check_model_options("mlp", {"hiden": [8]})
+    Traceback (most recent call last):
+    ...
+    chainrule.errors.ConfigError: model 'mlp': unknown option 'hiden' (did you mean 'hidden'?); \
+options: hidden, activation, residual, dropout
+    """
+    _builder(name)
     name = name.lower()
     allowed = model_options(name)
     for key in options:
@@ -465,7 +489,6 @@ def build_model(name: str, input_shape, num_classes: int, vocab_size: int | None
             raise ConfigError(f"model '{name}': unknown option {key!r}{hint}; options: "
                               f"{', '.join(allowed) or 'none'}")
     checked = {k: _check_option(name, k, v, allowed[k]) for k, v in options.items()}
-    if isinstance(num_classes, bool) or not isinstance(num_classes, Integral) or num_classes < 1:
-        raise ConfigError(f"model '{name}': num_classes must be a positive integer, got "
-                          f"{num_classes!r}")
-    return builder(tuple(input_shape), int(num_classes), vocab_size, **checked)
+    if "activation" in checked:
+        _activation(checked["activation"])
+    return checked

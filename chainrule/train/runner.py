@@ -316,8 +316,10 @@ def build_run(cfg: dict, data: DataSplits | None = None) -> Run:
 
     Examples
     --------
-    >>> from chainrule.config import load_config  # doctest: +SKIP
+    >>> from chainrule.config import load_config
     >>> run = build_run(load_config(overrides={"data.name": "moons", "model.name": "mlp"}))
+    >>> type(run.model).__name__, type(run.optimizer).__name__
+    ('MLP', 'Adam')
     """
     from ..nn import functional as F
 
@@ -436,7 +438,9 @@ def train(cfg: dict, out=None, resume: bool = False, progress: bool | None = Tru
             raise ConfigError(f"resume: {out_dir} has no checkpoints folder; pass a run folder "
                               "written by 'chainrule train'")
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "config.toml").write_text(dump_toml(cfg), encoding="utf-8")
+    # The run folder is not part of the saved configuration, so that passing config.toml to
+    # 'chainrule train --config' starts a new run instead of overwriting this one.
+    (out_dir / "config.toml").write_text(dump_toml(dict(cfg, out=None)), encoding="utf-8")
     data = prepare_data(cfg)
     run = build_run(cfg, data)
     n_params = run.model.num_parameters()

@@ -301,7 +301,8 @@ class SearchResult:
     Attributes
     ----------
     table : list of dict
-        One row per trial, in trial order: ``trial``, ``seed``, the parameters, the scores.
+        One row per trial, in trial order: ``trial`` (1, 2, ...), ``seed``, the parameters,
+        the scores.
     metric, mode : str
         What was optimised and in which direction.
     best : dict
@@ -496,7 +497,8 @@ def search(objective, space: dict, method: str = "random", n_trials: int = 10, n
     def done(i, scores):
         if not isinstance(scores, dict) or metric not in scores:
             have = sorted(scores) if isinstance(scores, dict) else type(scores).__name__
-            raise ConfigError(f"search: trial {i} did not report '{metric}'; it reported {have}")
+            raise ConfigError(f"search: trial {i + 1} did not report '{metric}'; it reported "
+                              f"{have}")
         results[i] = scores
         if log:
             shown = ", ".join(f"{k}={_fmt(v)}" for k, v in points[i].items())
@@ -514,7 +516,7 @@ def search(objective, space: dict, method: str = "random", n_trials: int = 10, n
             for fut in cf.as_completed(futures):
                 done(futures[fut], fut.result())
 
-    table = [{"trial": i, "seed": s, **p, **r}
+    table = [{"trial": i + 1, "seed": s, **p, **r}
              for i, (p, s, r) in enumerate(zip(points, seeds, results))]
     reverse = mode == "max"
     best = min(table, key=lambda r: _sort_key(r[metric], reverse))
@@ -561,8 +563,10 @@ def run_search(base_cfg: dict, search_cfg: dict, out_dir=None, log=None) -> Sear
     >>> run_search(base, s).best["optim.lr"]  # doctest: +SKIP
     0.1
     """
+    from ..config import check_space
     from .runner import trial
 
+    check_space(base_cfg, parse_space(search_cfg["space"]))
     objective = functools.partial(trial, base_cfg)
     test_objective = functools.partial(trial, base_cfg, test=True)
     return search(objective, search_cfg["space"], method=search_cfg["method"],
