@@ -22,6 +22,7 @@ from ..core.dispatch import apply
 from ..core.registry import REGISTRY
 from ..errors import ArgumentError, DTypeError, ShapeError
 from ..ops import elementwise as _E
+from ..ops import fused as _FU
 from ..ops import reduce as _R
 from ..ops import shape as _SH
 from ..ops._util import as_tensor, binary_args
@@ -997,34 +998,13 @@ def _maxpoolnd(name, nsp, input, kernel_size, stride, padding, dilation, ceil_mo
     n, c, h, w = x.shape
     ho = _pool_out(name, h, k[0], s[0], p[0], d[0], ceil_mode)
     wo = _pool_out(name, w, k[1], s[1], p[1], d[1], ceil_mode)
-    # Pad with -inf (never the max) to cover every window, then one pass per kernel tap keeps
-    # the running max and the tap it came from (the first on ties, as PyTorch).
     hb = max((ho - 1) * s[0] + d[0] * (k[0] - 1) + 1 - h - p[0], 0)
     wb = max((wo - 1) * s[1] + d[1] * (k[1] - 1) + 1 - w - p[1], 0)
-    xa = x.data
-    if p[0] or p[1] or hb or wb:
-        xp_ = np.full((n, c, h + p[0] + hb, w + p[1] + wb), -np.inf, dtype=xa.dtype)
-        xp_[:, :, p[0]:p[0] + h, p[1]:p[1] + w] = xa
-    else:
-        xp_ = xa
-    best = arg = None
-    for i in range(k[0]):
-        for j in range(k[1]):
-            r0, c0 = i * d[0], j * d[1]
-            v = xp_[:, :, r0:r0 + s[0] * (ho - 1) + 1:s[0], c0:c0 + s[1] * (wo - 1) + 1:s[1]]
-            if best is None:
-                best = v.copy()
-                arg = np.zeros(best.shape, np.int64)
-            else:
-                m = v > best
-                np.copyto(best, v, where=m)
-                arg[m] = i * k[1] + j
-    ti, tj = np.divmod(arg, k[1])
-    rows = np.arange(ho).reshape(ho, 1) * s[0] - p[0] + ti * d[0]
-    cols = np.arange(wo) * s[1] - p[1] + tj * d[1]
-    index = rows * w + cols
-    unique = s[0] >= d[0] * (k[0] - 1) + 1 and s[1] >= d[1] * (k[1] - 1) + 1
-    out = apply(_op("take_planes"), x, index=index, unique=bool(unique))
+    attrs = dict(ksize=k, stride=s, padding=(p[0], hb, p[1], wb), dilation=d, out_hw=(ho, wo))
+    out = apply(_op("max_pool2d"), x, **attrs)
+    if return_indices:
+        arg = _FU.maxpool_winners(x.data, out.data, **attrs)
+        index = _FU.maxpool_indices(arg, (h, w), k, s, attrs["padding"], d)
     out = _pool_finish(out, nsp, unbatched)
     if not return_indices:
         return out

@@ -11,8 +11,9 @@ How a layer runs one direction of one layer over a sequence of length T:
 2. a loop over time for the recurrent part only;
 3. all states returned together, shape (T, B, H).
 
-For the Elman RNN step 2 is the fused primitive ``rnn_scan`` (:mod:`chainrule.ops.recurrent`):
-one graph node for the whole sequence. GRU and LSTM compose their steps from core ops.
+Step 2 is a fused primitive (``rnn_scan``, ``gru_scan``, ``lstm_scan`` in
+:mod:`chainrule.ops.recurrent`): one graph node for the whole sequence, with its own reverse and
+forward rules. The single-step cells compose their step from core ops.
 """
 
 from __future__ import annotations
@@ -265,23 +266,15 @@ class RNNBase(Module):
 
     def _gru_dir(self, x, h0, w_ih, w_hh, b_ih, b_hh, reverse):
         xw = linear(x, w_ih, b_ih)
-        steps = x.shape[0]
-        outs = [None] * steps
-        h = h0
-        for t in (range(steps - 1, -1, -1) if reverse else range(steps)):
-            h = _gru_step(xw[t], h, w_hh, b_hh, self.hidden_size)
-            outs[t] = h
-        return stack(outs, 0), h
+        args = (xw, h0, w_hh) if b_hh is None else (xw, h0, w_hh, b_hh)
+        states = apply(REGISTRY["gru_scan"], *args, reverse=reverse)
+        return states, states[0 if reverse else states.shape[0] - 1]
 
     def _lstm_dir(self, x, h0, c0, w_ih, w_hh, b_ih, b_hh, reverse):
         xw = linear(x, w_ih, None if b_ih is None else b_ih + b_hh)
-        steps = x.shape[0]
-        outs = [None] * steps
-        h, c = h0, c0
-        for t in (range(steps - 1, -1, -1) if reverse else range(steps)):
-            h, c = _lstm_step(xw[t], h, c, w_hh, self.hidden_size)
-            outs[t] = h
-        return stack(outs, 0), (h, c)
+        hc = apply(REGISTRY["lstm_scan"], xw, h0, c0, w_hh, reverse=reverse)
+        last = 0 if reverse else hc.shape[1] - 1
+        return hc[0], (hc[0, last], hc[1, last])
 
 
 class RNN(RNNBase):

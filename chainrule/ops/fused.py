@@ -562,6 +562,114 @@ linear("put_planes", _put_planes_fwd,
        doc="Per-plane scatter-add by flat indices (the transpose of take_planes).")
 
 
+# The layer's own op: the forward is a running maximum over one strided slice per kernel tap;
+# the reverse rule finds each window's winning tap (the first on ties, as PyTorch) and routes
+# the cotangent there. On the tensor path (higher orders) it goes through take/put_planes with
+# the winners' flat indices, which are constants.
+def _pad_fill(x, padding, value):
+    pt, pb, pl, pr = padding
+    if not (pt or pb or pl or pr):
+        return x
+    n, c, h, w = x.shape
+    out = np.full((n, c, h + pt + pb, w + pl + pr), value, dtype=x.dtype)
+    out[:, :, pt:pt + h, pl:pl + w] = x
+    return out
+
+
+def _taps(ksize, stride, dilation, out_hw):
+    """(tap id, slice of the padded input) for every kernel tap."""
+    (kh, kw), (sh, sw), (dh, dw), (ho, wo) = ksize, stride, dilation, out_hw
+    for i in range(kh):
+        for j in range(kw):
+            yield i * kw + j, (slice(None), slice(None),
+                               slice(i * dh, i * dh + sh * (ho - 1) + 1, sh),
+                               slice(j * dw, j * dw + sw * (wo - 1) + 1, sw))
+
+
+def _maxpool_fwd(x, ksize, stride, padding, dilation, out_hw):
+    xp_ = _pad_fill(x, padding, -np.inf)
+    out = None
+    for _, sl in _taps(ksize, stride, dilation, out_hw):
+        if out is None:
+            out = xp_[sl].copy()
+        else:
+            np.maximum(out, xp_[sl], out=out)
+    return out
+
+
+def _winner_masks(xp_, out, ksize, stride, dilation, out_hw):
+    """For each tap in order, the windows it wins: equal to the max and not won by an earlier
+    tap (so ties go to the first, as PyTorch)."""
+    taken = None
+    for t, sl in _taps(ksize, stride, dilation, out_hw):
+        m = xp_[sl] == out
+        if taken is None:
+            taken = m.copy()
+        else:
+            m &= ~taken
+            taken |= m
+        yield t, sl, m
+
+
+def maxpool_winners(x, out, ksize, stride, padding, dilation, out_hw):
+    """The winning tap of every window (int16), the first among equal maxima."""
+    xp_ = _pad_fill(x, padding, -np.inf)
+    arg = np.zeros(out.shape, np.int16)
+    for t, _, m in _winner_masks(xp_, out, ksize, stride, dilation, out_hw):
+        if t:
+            arg += m * np.int16(t)
+    return arg
+
+
+def maxpool_indices(arg, in_hw, ksize, stride, padding, dilation):
+    """Flat per-plane indices (row * W + col in the unpadded input) from winning taps."""
+    ti, tj = np.divmod(arg.astype(np.int64), ksize[1])
+    ho, wo = arg.shape[-2:]
+    rows = np.arange(ho).reshape(ho, 1) * stride[0] - padding[0] + ti * dilation[0]
+    cols = np.arange(wo) * stride[1] - padding[2] + tj * dilation[1]
+    return rows * in_hw[1] + cols
+
+
+def _maxpool_unique(ksize, stride, dilation):
+    return all(s >= d * (k - 1) + 1 for k, s, d in zip(ksize, stride, dilation))
+
+
+def _maxpool_vjp(xp, g, out, ins, needs, ksize, stride, padding, dilation, out_hw):
+    x = ins[0]
+    xa, oa = _arr(x), _arr(out)
+    unique = _maxpool_unique(ksize, stride, dilation)
+    if xp.is_tensor_ns:
+        arg = maxpool_winners(xa, oa, ksize, stride, padding, dilation, out_hw)
+        idx = maxpool_indices(arg, xa.shape[2:], ksize, stride, padding, dilation)
+        return (xp.apply("put_planes", g, index=idx, in_shape=tuple(xa.shape), unique=unique),)
+    pt, pb, pl, pr = padding
+    n, c, h, w = xa.shape
+    dx = np.zeros((n, c, h + pt + pb, w + pl + pr), dtype=g.dtype)
+    xp_ = _pad_fill(xa, padding, -np.inf)
+    for _, sl, m in _winner_masks(xp_, oa, ksize, stride, dilation, out_hw):
+        if unique:  # windows don't overlap: each input element gets at most one value
+            np.multiply(g, m, out=dx[sl])
+        else:
+            dx[sl] += g * m
+    if pt or pb or pl or pr:
+        dx = dx[:, :, pt:pt + h, pl:pl + w]
+    return (dx,)
+
+
+def _maxpool_jvp(xp, ts, out, ins, ksize, stride, padding, dilation, out_hw):
+    xa = _arr(ins[0])
+    arg = maxpool_winners(xa, _arr(out), ksize, stride, padding, dilation, out_hw)
+    idx = maxpool_indices(arg, xa.shape[2:], ksize, stride, padding, dilation)
+    return xp.apply("take_planes", ts[0], index=idx)
+
+
+_MP = dict(ksize=(2, 2), stride=(2, 2), padding=(0, 0, 0, 0), dilation=(1, 1), out_hw=(2, 3))
+_MP2 = dict(ksize=(3, 2), stride=(2, 1), padding=(1, 1, 1, 0), dilation=(1, 2), out_hw=(3, 4))
+explicit("max_pool2d", _maxpool_fwd, _maxpool_vjp, _maxpool_jvp, smooth=False,
+         samples=[S(args=[(2, 3, 4, 6)], attrs=_MP), S(args=[(1, 2, 5, 5)], attrs=_MP2)],
+         doc="Max over windows: a running maximum over one strided slice per kernel tap.")
+
+
 # Average pooling: a sum of strided slices, one per kernel tap, times a per-position scale
 # (1 / the number of elements counted in each window).
 def _avg_fwd(x, ksize, stride, padding, out_hw, scale):

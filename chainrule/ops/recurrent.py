@@ -1,14 +1,18 @@
-"""Fused recurrences: a whole Elman scan as one primitive with its own rules.
+"""Fused recurrences: a whole scan over time as one primitive with its own rules.
 
-``rnn_scan(xw, h0, w_hh)`` runs ``s_t = act(xw_t + s_{t-1} @ w_hh.T)`` over the leading (time) dim
-of ``xw`` and returns every state, shape (T, B, H). The input projection ``xw = x @ w_ih.T + b``
-is computed for all steps at once by the caller (one matmul), so only the recurrent product is
-left inside the time loop. One graph node for the whole sequence keeps the per-step cost to a
-few numpy calls, in the forward and in the backward pass (back-propagation through time).
+``rnn_scan(xw, h0, w_hh)`` runs the Elman recurrence ``s_t = act(xw_t + s_{t-1} @ w_hh.T)`` over
+the leading (time) dim of ``xw`` and returns every state, shape (T, B, H). ``gru_scan(xw, h0,
+w_hh[, b_hh])`` and ``lstm_scan(xw, h0, c0, w_hh)`` do the same for PyTorch's GRU and LSTM
+equations (the LSTM returns hidden and cell states stacked, (2, T, B, H)). The input projection
+``xw = x @ w_ih.T + b`` is computed for all steps at once by the caller (one matmul), so only the
+recurrent product is left inside the time loop. One graph node for the whole sequence keeps the
+per-step cost to a few numpy calls, in the forward and in the backward pass (back-propagation
+through time).
 
-The reverse rule recomputes nothing: the activation's derivative comes from the saved states
-(``1 - s^2`` for tanh, ``s > 0`` for relu), and the weight gradient is one matmul over all steps
-after the loop. With ``reverse=True`` the scan runs from the last step to the first (the
+The Elman reverse rule recomputes nothing: the activation's derivative comes from the saved
+states (``1 - s^2`` for tanh, ``s > 0`` for relu). The gated rules recompute every gate from the
+saved states in one batched matmul, before the time loop. Weight gradients are one matmul over
+all steps after the loop. With ``reverse=True`` a scan runs from the last step to the first (the
 backward direction of a bidirectional layer) and still returns states in time order.
 """
 
@@ -141,3 +145,285 @@ explicit("rnn_scan", _rnn_fwd, _rnn_vjp, _rnn_jvp, nin=3,
                   S(args=[(3, 2, 3), (2, 3), (3, 3)], attrs=dict(reverse=True),
                     domain=(-0.8, 0.8)),
                   S(args=[(1, 2, 2), (2, 2), (2, 2)])])
+
+
+# -- shared pieces of the gated scans ---------------------------------------------------------
+def _stack(xp, items):
+    return xp.concatenate([xp.expand_dims(a, 0) for a in items], axis=0)
+
+
+def _state_before(xp, states, first, reverse):
+    """The state each step started from, (T, B, H): ``first`` then all states but the last."""
+    return _previous(xp, states, xp.broadcast_to(first, states.shape[1:]), reverse)
+
+
+def _sigmoid_inplace(a):
+    # 0.5 * (1 + tanh(a / 2)): exact and overflow-free, as npns.sigmoid, without temporaries
+    a *= 0.5
+    np.tanh(a, out=a)
+    a *= 0.5
+    a += 0.5
+    return a
+
+
+# -- LSTM: gates i, f, g, o (PyTorch's order) -------------------------------------------------
+def _lstm_fwd(xw, h0, c0, w, reverse=False):
+    n, b, four_h = xw.shape
+    hid = four_h // 4
+    out = np.empty((2, n, b, hid), dtype=np.result_type(xw, h0, c0, w))
+    gates = np.empty((b, four_h), dtype=out.dtype)
+    wt = w.T
+    h, c = h0, c0
+    for t in _steps(n, reverse):
+        np.matmul(h, wt, out=gates)
+        gates += xw[t]
+        g = np.tanh(gates[:, 2 * hid:3 * hid])
+        _sigmoid_inplace(gates)
+        h_new, c_new = out[0, t], out[1, t]
+        np.multiply(gates[:, hid:2 * hid], c, out=c_new)
+        g *= gates[:, :hid]
+        c_new += g
+        np.tanh(c_new, out=h_new)
+        h_new *= gates[:, 3 * hid:]
+        h, c = h_new, c_new
+    return out
+
+
+def _lstm_recompute(xp, xw, h0, c0, w, out, reverse):
+    """Gate activations and previous states of every step at once (one matmul, no loop)."""
+    hid = w.shape[1]
+    hs, cs = out[0], out[1]
+    h_prev = _state_before(xp, hs, h0, reverse)
+    c_prev = _state_before(xp, cs, c0, reverse)
+    a = xw + xp.matmul(h_prev, xp.swapaxes(w, 0, 1))
+    i = xp.sigmoid(a[..., :hid])
+    f = xp.sigmoid(a[..., hid:2 * hid])
+    g = xp.tanh(a[..., 2 * hid:3 * hid])
+    o = xp.sigmoid(a[..., 3 * hid:])
+    return i, f, g, o, xp.tanh(cs), h_prev, c_prev
+
+
+def _lstm_vjp_np(gout, out, ins, needs, reverse):
+    """The numpy path of :func:`_lstm_vjp`: the same math with preallocated buffers."""
+    xw, h0, c0, w = ins
+    n, bsz, hid = out.shape[1:]
+    h_prev = _previous(np, out[0], np.broadcast_to(h0, (bsz, hid)), reverse)
+    c_prev = _previous(np, out[1], np.broadcast_to(c0, (bsz, hid)), reverse)
+    a = np.matmul(h_prev, w.T)
+    a += xw
+    a = a.reshape(n, bsz, 4, hid)
+    g = np.tanh(a[:, :, 2])
+    _sigmoid_inplace(a)
+    i, f, o = a[:, :, 0], a[:, :, 1], a[:, :, 3]
+    tc = np.tanh(out[1])
+    coef = np.empty_like(a)  # dA = [dc * ci, dc * cf, dc * cg, dh * co]
+    tmp = np.empty_like(g)
+    np.subtract(1, i, out=tmp)
+    tmp *= i
+    np.multiply(tmp, g, out=coef[:, :, 0])
+    np.subtract(1, f, out=tmp)
+    tmp *= f
+    np.multiply(tmp, c_prev, out=coef[:, :, 1])
+    np.multiply(g, g, out=tmp)
+    np.subtract(1, tmp, out=tmp)
+    np.multiply(tmp, i, out=coef[:, :, 2])
+    np.subtract(1, o, out=tmp)
+    tmp *= o
+    np.multiply(tmp, tc, out=coef[:, :, 3])
+    k = np.multiply(tc, tc, out=tc)  # k = o * (1 - tanh(c)^2), dc gets dh * k
+    np.subtract(1, k, out=k)
+    k *= o
+    gh, gc = gout[0], gout[1]
+    da = np.empty_like(a)
+    dh = np.empty((bsz, hid), dtype=a.dtype)
+    dc = np.empty_like(dh)
+    carry_h = np.zeros_like(dh)
+    carry_c = np.zeros_like(dh)
+    for t in _steps(n, not reverse):
+        np.add(gh[t], carry_h, out=dh)
+        np.multiply(dh, k[t], out=dc)
+        dc += gc[t]
+        dc += carry_c
+        np.multiply(coef[t, :, :3], dc[:, None, :], out=da[t, :, :3])
+        np.multiply(coef[t, :, 3], dh, out=da[t, :, 3])
+        np.multiply(dc, f[t], out=carry_c)
+        np.matmul(da[t].reshape(bsz, 4 * hid), w, out=carry_h)
+    da = da.reshape(n, bsz, 4 * hid)
+    gw = None
+    if needs[3]:
+        gw = np.matmul(da.reshape(-1, 4 * hid).T, h_prev.reshape(-1, hid))
+    return ((da if needs[0] else None), (carry_h if needs[1] else None),
+            (carry_c if needs[2] else None), gw)
+
+
+def _lstm_vjp(xp, gout, out, ins, needs, reverse=False):
+    if not xp.is_tensor_ns:
+        return _lstm_vjp_np(gout, out, ins, needs, reverse)
+    xw, h0, c0, w = ins
+    n = out.shape[1]
+    i, f, g, o, tc, h_prev, c_prev = _lstm_recompute(xp, xw, h0, c0, w, out, reverse)
+    # dA = [dc * ci, dc * cf, dc * cg, dh * co] and dc = gc + carry + dh * k, per step
+    ci, cf, cg = g * (i - i * i), c_prev * (f - f * f), i * (1.0 - g * g)
+    co, k = tc * (o - o * o), o * (1.0 - tc * tc)
+    gh, gc = gout[0], gout[1]
+    da = [None] * n
+    carry_h = carry_c = None
+    for t in _steps(n, not reverse):
+        dh = gh[t] if carry_h is None else gh[t] + carry_h
+        dc = gc[t] + dh * k[t]
+        if carry_c is not None:
+            dc = dc + carry_c
+        da[t] = xp.concatenate([dc * ci[t], dc * cf[t], dc * cg[t], dh * co[t]], axis=-1)
+        carry_c = dc * f[t]
+        carry_h = xp.matmul(da[t], w)
+    dall = _stack(xp, da)
+    gw = None
+    if needs[3]:
+        four_h, hid = w.shape
+        gw = xp.matmul(xp.swapaxes(xp.reshape(dall, (-1, four_h)), 0, 1),
+                       xp.reshape(h_prev, (-1, hid)))
+    return ((dall if needs[0] else None), (carry_h if needs[1] else None),
+            (carry_c if needs[2] else None), gw)
+
+
+def _lstm_jvp(xp, ts, out, ins, reverse=False):
+    xw, h0, c0, w = ins
+    txw, th0, tc0, tw = ts
+    n, hid = out.shape[1], w.shape[1]
+    i, f, g, o, tc, h_prev, c_prev = _lstm_recompute(xp, xw, h0, c0, w, out, reverse)
+    drive = txw
+    if tw is not None:
+        term = xp.matmul(h_prev, xp.swapaxes(tw, 0, 1))
+        drive = term if drive is None else drive + term
+    wt = xp.swapaxes(w, 0, 1)
+    th_all, tc_all = [None] * n, [None] * n
+    th = xp.zeros_like(out[0, 0]) if th0 is None else xp.broadcast_to(th0, out.shape[2:])
+    tcs = xp.zeros_like(out[0, 0]) if tc0 is None else xp.broadcast_to(tc0, out.shape[2:])
+    for t in _steps(n, reverse):
+        ta = xp.matmul(th, wt)
+        if drive is not None:
+            ta = ta + drive[t]
+        ti = (i[t] - i[t] * i[t]) * ta[..., :hid]
+        tf = (f[t] - f[t] * f[t]) * ta[..., hid:2 * hid]
+        tg = (1.0 - g[t] * g[t]) * ta[..., 2 * hid:3 * hid]
+        to = (o[t] - o[t] * o[t]) * ta[..., 3 * hid:]
+        tcs = tf * c_prev[t] + f[t] * tcs + ti * g[t] + i[t] * tg
+        th = to * tc[t] + o[t] * (1.0 - tc[t] * tc[t]) * tcs
+        th_all[t], tc_all[t] = th, tcs
+    return _stack(xp, [_stack(xp, th_all), _stack(xp, tc_all)])
+
+
+explicit("lstm_scan", _lstm_fwd, _lstm_vjp, _lstm_jvp, nin=4,
+         samples=[S(args=[(3, 2, 8), (2, 2), (2, 2), (8, 2)]),
+                  S(args=[(3, 2, 8), (2, 2), (2, 2), (8, 2)], attrs=dict(reverse=True))])
+
+
+# -- GRU: gates r, z, n (PyTorch's order); b_hh stays inside the reset gate's product ------------
+def _gru_fwd(xw, h0, w, b=None, reverse=False):
+    n, bsz, three_h = xw.shape
+    hid = three_h // 3
+    out = np.empty((n, bsz, hid), dtype=np.result_type(xw, h0, w))
+    hw = np.empty((bsz, three_h), dtype=out.dtype)
+    rz = np.empty((bsz, 2 * hid), dtype=out.dtype)
+    wt = w.T
+    h = h0
+    for t in _steps(n, reverse):
+        np.matmul(h, wt, out=hw)
+        if b is not None:
+            hw += b
+        x = xw[t]
+        np.add(x[:, :2 * hid], hw[:, :2 * hid], out=rz)
+        _sigmoid_inplace(rz)
+        h_new = out[t]
+        np.multiply(rz[:, :hid], hw[:, 2 * hid:], out=h_new)
+        h_new += x[:, 2 * hid:]
+        np.tanh(h_new, out=h_new)  # n
+        # h' = n + z * (h - n)
+        d = h - h_new
+        d *= rz[:, hid:]
+        h_new += d
+        h = h_new
+    return out
+
+
+def _gru_recompute(xp, xw, h0, w, b, out, reverse):
+    hid = w.shape[1]
+    h_prev = _state_before(xp, out, h0, reverse)
+    hw = xp.matmul(h_prev, xp.swapaxes(w, 0, 1))
+    if b is not None:
+        hw = hw + b
+    r = xp.sigmoid(xw[..., :hid] + hw[..., :hid])
+    z = xp.sigmoid(xw[..., hid:2 * hid] + hw[..., hid:2 * hid])
+    hn = hw[..., 2 * hid:]
+    nn_ = xp.tanh(xw[..., 2 * hid:] + r * hn)
+    return r, z, nn_, hn, h_prev
+
+
+def _gru_vjp(xp, g, out, ins, needs, reverse=False):
+    xw, h0, w = ins[0], ins[1], ins[2]
+    b = ins[3] if len(ins) > 3 else None
+    n = out.shape[0]
+    r, z, nn_, hn, h_prev = _gru_recompute(xp, xw, h0, w, b, out, reverse)
+    # with dh the step's total cotangent: dxw = dh * [cr, cz, cn], dhw = dh * [cr, cz, cn * r]
+    cn = (1.0 - z) * (1.0 - nn_ * nn_)
+    cr = cn * hn * (r - r * r)
+    cz = (h_prev - nn_) * (z - z * z)
+    cnr = cn * r
+    dhs = [None] * n
+    dhw = [None] * n
+    carry = None
+    for t in _steps(n, not reverse):
+        dh = g[t] if carry is None else g[t] + carry
+        dhs[t] = dh
+        dhw[t] = xp.concatenate([dh * cr[t], dh * cz[t], dh * cnr[t]], axis=-1)
+        carry = dh * z[t] + xp.matmul(dhw[t], w)
+    gxw = gw = gb = None
+    if needs[0]:
+        dh_all = _stack(xp, dhs)
+        gxw = xp.concatenate([dh_all * cr, dh_all * cz, dh_all * cn], axis=-1)
+    if needs[2] or (b is not None and needs[3]):
+        three_h, hid = w.shape
+        dhw_all = xp.reshape(_stack(xp, dhw), (-1, three_h))
+        if needs[2]:
+            gw = xp.matmul(xp.swapaxes(dhw_all, 0, 1), xp.reshape(h_prev, (-1, hid)))
+        if b is not None and needs[3]:
+            gb = xp.sum(dhw_all, axis=0)
+    res = (gxw, carry if needs[1] else None, gw)
+    return res if b is None else res + (gb,)
+
+
+def _gru_jvp(xp, ts, out, ins, reverse=False):
+    xw, h0, w = ins[0], ins[1], ins[2]
+    b = ins[3] if len(ins) > 3 else None
+    txw, th0, tw = ts[0], ts[1], ts[2]
+    tb = ts[3] if len(ts) > 3 else None
+    n, hid = out.shape[0], w.shape[1]
+    r, z, nn_, hn, h_prev = _gru_recompute(xp, xw, h0, w, b, out, reverse)
+    dhw = None  # the tangent of h_prev @ w.T + b from tw and tb, for every step at once
+    if tw is not None:
+        dhw = xp.matmul(h_prev, xp.swapaxes(tw, 0, 1))
+    if tb is not None:
+        dhw = tb if dhw is None else dhw + tb
+    wt = xp.swapaxes(w, 0, 1)
+    th = xp.zeros_like(out[0]) if th0 is None else xp.broadcast_to(th0, out.shape[1:])
+    res = [None] * n
+    for t in _steps(n, reverse):
+        thw = xp.matmul(th, wt)
+        if dhw is not None:
+            thw = thw + dhw[t]
+        tx_r, tx_z, tx_n = thw[..., :hid], thw[..., hid:2 * hid], r[t] * thw[..., 2 * hid:]
+        if txw is not None:
+            x = txw[t]
+            tx_r, tx_z, tx_n = tx_r + x[..., :hid], tx_z + x[..., hid:2 * hid], \
+                tx_n + x[..., 2 * hid:]
+        tr = (r[t] - r[t] * r[t]) * tx_r
+        tz = (z[t] - z[t] * z[t]) * tx_z
+        tn = (1.0 - nn_[t] * nn_[t]) * (tx_n + tr * hn[t])
+        th = tn + tz * (h_prev[t] - nn_[t]) + z[t] * (th - tn)
+        res[t] = th
+    return _stack(xp, res)
+
+
+explicit("gru_scan", _gru_fwd, _gru_vjp, _gru_jvp,
+         samples=[S(args=[(3, 2, 6), (2, 2), (6, 2), (6,)]),
+                  S(args=[(3, 2, 6), (2, 2), (6, 2)], attrs=dict(reverse=True))])
