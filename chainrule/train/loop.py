@@ -32,6 +32,7 @@ import contextlib
 import copy
 import math
 import time
+import warnings
 from collections.abc import Callable, Iterable
 from numbers import Integral
 
@@ -160,8 +161,12 @@ class Trainer:
     generators : list of chainrule.Generator
         Extra generators whose state checkpoints must carry. The default generator, the train
         loader's shuffle generator and any generator stored on a module are found by themselves.
+    max_steps : int, optional
+        Stop after this many optimiser steps in total, even in the middle of an epoch (the
+        partial epoch is validated and logged like a full one).
     log : callable
-        Where messages go (default ``print``).
+        Where messages go (default ``print``; with ``progress=False`` none, except that a stop
+        on a non-finite loss is then issued as a ``RuntimeWarning``).
 
     Examples
     --------
@@ -176,13 +181,17 @@ class Trainer:
                  progress: bool | None = True, regularizer: Callable | None = None,
                  clip_grad_norm: float | None = None, on_nonfinite: str = "raise",
                  detect_anomaly: bool = False, generators: Iterable[Generator] = (),
-                 log: Callable[[str], None] | None = None):
+                 max_steps: int | None = None, log: Callable[[str], None] | None = None):
         if scheduler_interval not in ("epoch", "step"):
             raise ConfigError(f"Trainer: scheduler_interval must be 'epoch' or 'step', got "
                               f"{scheduler_interval!r}")
         if on_nonfinite not in _NONFINITE:
             raise ConfigError(f"Trainer: on_nonfinite must be one of {_NONFINITE}, got "
                               f"{on_nonfinite!r}")
+        if max_steps is not None and (isinstance(max_steps, bool)
+                                      or not isinstance(max_steps, Integral) or max_steps < 0):
+            raise ConfigError(f"Trainer: max_steps must be a non-negative integer, got "
+                              f"{max_steps!r}")
         if clip_grad_norm is not None and not float(clip_grad_norm) > 0:
             raise ConfigError(f"Trainer: clip_grad_norm must be > 0, got {clip_grad_norm}")
         if not callable(loss_fn):
@@ -202,7 +211,10 @@ class Trainer:
         self.clip_grad_norm = None if clip_grad_norm is None else float(clip_grad_norm)
         self.on_nonfinite = on_nonfinite
         self.detect_anomaly = bool(detect_anomaly)
-        self.log = log or print
+        self.max_steps = max_steps
+        # Quiet trainers still report a stop on a non-finite loss, as a warning.
+        self._warn_stops = log is None and progress is False
+        self.log = log or (print if progress is not False else _silent)
         cbs = list(callbacks or ())
         if progress is not False and not any(isinstance(c, ProgressBar) for c in cbs):
             cbs.append(ProgressBar(enabled=None))
@@ -236,6 +248,8 @@ class Trainer:
             cb.on_fit_start(self)
         try:
             while self.epoch < self.target_epochs and not self.stop_training:
+                if self.max_steps is not None and self.step >= self.max_steps:
+                    break
                 logs = self._run_epoch()
                 if logs is None:
                     break
@@ -317,6 +331,8 @@ class Trainer:
 
             params = [p for p in model.parameters() if p.requires_grad]
         for i, batch in enumerate(self.train_loader):
+            if self.max_steps is not None and self.step >= self.max_steps:
+                break
             inputs, target = _unpack(batch)
             with self._anomaly():
                 output = self._forward(inputs, who)
@@ -363,6 +379,9 @@ class Trainer:
         logs = {"loss": total / count}
         for m in self.train_metrics:
             logs[m.name] = _plain(m.compute())
+        if self.max_steps is not None and self.step >= self.max_steps:
+            self.stop_training = True
+            self.stop_reason = f"reached max_steps = {self.max_steps}"
         return logs
 
     def _nonfinite(self, value: float, epoch: int, batch: int) -> bool:
@@ -379,7 +398,10 @@ class Trainer:
         if self.on_nonfinite == "raise":
             raise NumericalError(msg)
         if self.on_nonfinite == "stop":
-            self.log(msg)
+            if self._warn_stops:
+                warnings.warn(msg, RuntimeWarning, stacklevel=4)
+            else:
+                self.log(msg)
             self.stop_training = True
             self.stop_reason = f"non-finite loss ({value}) at {where}"
             return True
@@ -449,6 +471,10 @@ class Trainer:
         return self
 
 
+def _silent(msg: str) -> None:
+    pass
+
+
 def _fresh(spec):
     # Validation needs its own metric objects, apart from the training ones.
     return copy.deepcopy(spec) if isinstance(spec, Metric) else spec
@@ -506,7 +532,8 @@ def fit(model, loss_fn: Callable, optimizer, train_loader: Iterable,
         callbacks: Iterable[Callback] = (), metrics=("accuracy",), progress: bool | None = True,
         regularizer: Callable | None = None, clip_grad_norm: float | None = None,
         on_nonfinite: str = "raise", detect_anomaly: bool = False,
-        scheduler_interval: str = "epoch", resume_from=None) -> list[dict]:
+        scheduler_interval: str = "epoch", max_steps: int | None = None,
+        resume_from=None) -> list[dict]:
     """Train ``model`` for ``epochs`` epochs and return the history (one dict per epoch).
 
     All arguments are those of :class:`Trainer`; ``resume_from`` names a checkpoint to continue
@@ -523,7 +550,7 @@ def fit(model, loss_fn: Callable, optimizer, train_loader: Iterable,
                       scheduler_interval=scheduler_interval, callbacks=callbacks,
                       metrics=metrics, progress=progress, regularizer=regularizer,
                       clip_grad_norm=clip_grad_norm, on_nonfinite=on_nonfinite,
-                      detect_anomaly=detect_anomaly)
+                      detect_anomaly=detect_anomaly, max_steps=max_steps)
     if resume_from is not None:
         trainer.resume(resume_from)
     return trainer.fit(epochs)

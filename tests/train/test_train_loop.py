@@ -185,3 +185,27 @@ def test_resume_is_bit_identical_to_an_uninterrupted_run(tmp_path):
         assert np.array_equal(v.numpy(), w.numpy()), k
     assert [r["loss"] for r in straight.history] == [r["loss"] for r in resumed.history]
     assert straight.optimizer.param_groups[0]["lr"] == resumed.optimizer.param_groups[0]["lr"]
+
+
+def test_max_steps_stops_mid_epoch_and_validates_the_partial_epoch():
+    xt, yt, xv, yv = _data()
+    model = _mlp()
+    opt = cr.optim.SGD(model.parameters(), lr=0.1)
+    trainer = Trainer(model, F.cross_entropy, opt, ArrayLoader(xt, yt, 32),
+                      ArrayLoader(xv, yv, 64), progress=False, max_steps=10)
+    hist = trainer.fit(5)
+    # 200 training points in batches of 32 is 7 steps an epoch: 10 steps end inside epoch 2
+    assert trainer.step == 10
+    assert len(hist) == 2 and "val_loss" in hist[-1]
+    assert "max_steps" in trainer.stop_reason
+    with pytest.raises(cr.errors.ConfigError, match="max_steps"):
+        Trainer(model, F.cross_entropy, opt, ArrayLoader(xt, yt, 32), max_steps=-1)
+
+
+def test_quiet_trainer_warns_when_it_stops_on_a_nonfinite_loss():
+    xt, yt, _, _ = _data()
+    model = _mlp()
+    opt = cr.optim.SGD(model.parameters(), lr=1e30)
+    with pytest.warns(RuntimeWarning, match="training loss became"):
+        Trainer(model, F.cross_entropy, opt, ArrayLoader(xt, yt, 32), progress=False,
+                on_nonfinite="stop").fit(5)
