@@ -120,6 +120,10 @@ def _peak_memory(step):
 
 
 def main(argv=None):
+    if argv is None:  # run as a command: use OpenBLAS's AVX-512 kernels where they are safe
+        from chainrule._blas import maybe_reexec
+
+        maybe_reexec("benchmarks.run", sys.argv[1:])
     p = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="a few seconds: few steps, no mlp-wide")
@@ -146,8 +150,11 @@ def main(argv=None):
         print("PyTorch is not installed: timing chainrule alone (pip install torch)")
     names = args.only or ([n for n in W.ALL if n != "mlp-wide"] if args.quick else W.ALL)
     min_steps, min_seconds = (10, 0.2) if args.quick else (args.min_steps, args.min_seconds)
+    from chainrule._blas import kernel_note
+
     results = {"numpy_matmul_gflops": numpy_matmul_gflops(0.3 if args.quick else 1.0),
-               "workloads": {}}
+               "blas": kernel_note(), "workloads": {}}
+    print(results["blas"])
     header = (f"{'workload':<16}{'chainrule ms (p10-p90)':>26}{'torch ms (p10-p90)':>24}"
               f"{'ratio':>8}{'GFLOP/s':>9}{'peak MB':>9}  loss check")
     print(header)

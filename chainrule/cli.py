@@ -20,11 +20,9 @@ Errors in the input (unknown names, malformed configuration files, missing data 
 values) print one message naming the problem and the fix, without a traceback, and exit with
 status 2.
 
-Speed: on CPUs with AVX-512 the OpenBLAS bundled with NumPy does not pick its AVX-512 kernels
-by itself; they make float32 matrix products up to twice as fast. :func:`main` therefore
-re-executes itself once with ``OPENBLAS_CORETYPE=SkylakeX`` set when ``/proc/cpuinfo`` lists
-``avx512f`` and the variable is not set already. Set ``OPENBLAS_CORETYPE`` yourself (any value)
-or ``CHAINRULE_NO_REEXEC=1`` to turn this off.
+Speed: on CPUs with AVX-512 where NumPy's OpenBLAS runs its AVX2 kernels, :func:`main` restarts
+itself once with ``OPENBLAS_CORETYPE=SkylakeX`` (float32 matrix products about twice as fast);
+see :mod:`chainrule._blas` for when that is safe. ``CHAINRULE_NO_REEXEC=1`` turns this off.
 """
 
 from __future__ import annotations
@@ -32,45 +30,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import os
 import sys
 
 __all__ = ["build_parser", "main"]
-
-_REEXEC_GUARD = "CHAINRULE_REEXECED"
-
-
-def _has_avx512() -> bool:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
-            for line in f:
-                if line.startswith("flags"):
-                    return " avx512f" in line or line.rstrip().endswith("avx512f")
-    except OSError:
-        return False
-    return False
-
-
-def _maybe_reexec(argv) -> None:
-    """Restart the process with ``OPENBLAS_CORETYPE=SkylakeX`` on AVX-512 machines.
-
-    The variable is read once, when NumPy loads OpenBLAS, so it cannot be set from inside a
-    running process; ``os.execv`` replaces this process with a fresh interpreter that sees it.
-    A guard variable prevents a second re-execution.
-    """
-    env = os.environ
-    if ("OPENBLAS_CORETYPE" in env or env.get(_REEXEC_GUARD) or env.get("CHAINRULE_NO_REEXEC")
-            or not sys.platform.startswith("linux") or not _has_avx512()):
-        return
-    env["OPENBLAS_CORETYPE"] = "SkylakeX"
-    env[_REEXEC_GUARD] = "1"
-    try:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os.execv(sys.executable, [sys.executable, "-m", "chainrule", *argv])
-    except OSError:
-        env.pop("OPENBLAS_CORETYPE", None)  # carry on with the default kernels
-
 
 # --------------------------------------------------------------------------- parser
 
@@ -129,9 +91,13 @@ def build_parser() -> argparse.ArgumentParser:
                "status 2.\nOn AVX-512 CPUs the command restarts itself once with "
                "OPENBLAS_CORETYPE=SkylakeX\n(faster float32 matrix products); set "
                "CHAINRULE_NO_REEXEC=1 to prevent that.")
-    from . import __version__
+    import numpy as np
 
-    p.add_argument("--version", action="version", version=f"chainrule {__version__}")
+    from . import __version__
+    from ._blas import kernel_note
+
+    p.add_argument("--version", action="version",
+                   version=f"chainrule {__version__} (numpy {np.__version__}; {kernel_note()})")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     t = sub.add_parser(
@@ -391,7 +357,9 @@ def main(argv=None) -> int:
     """
     if argv is None:
         argv = sys.argv[1:]
-        _maybe_reexec(argv)
+        from ._blas import maybe_reexec
+
+        maybe_reexec("chainrule", argv)
     from .errors import ChainruleError
 
     parser = build_parser()
