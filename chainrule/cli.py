@@ -149,7 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "loss")
     g.add_argument("--clip-grad-norm", type=float, metavar="C", help="clip the gradient's "
                    "global norm to C")
-    g.add_argument("--epochs", type=int, metavar="N", help="number of epochs (default 40)")
+    g.add_argument("--epochs", type=int, metavar="N", help="number of epochs (default 60)")
     g.add_argument("--patience", type=int, metavar="N", help="early stopping after N epochs "
                    "without improvement (0: off)")
     g.add_argument("--seed", type=int, metavar="S", help="seed of initialisation, shuffling "

@@ -142,12 +142,12 @@ _SCHEMA = {
         "lr_decay": ("float?", None, ">=0"),
     },
     "schedule": {
-        "name": ("str", "none", tuple(SCHEDULES)),
+        "name": ("str", "cosine", tuple(SCHEDULES)),
         "interval": ("str", "epoch", ("epoch", "step")),
         "*": "schedule options",
     },
     "train": {
-        "epochs": ("int", 40, ">=1"),
+        "epochs": ("int", 60, ">=1"),
         "loss": ("str", "cross_entropy", ("cross_entropy",)),
         "metrics": ("list_str", ["accuracy"], None),
         "l1": ("float", 0.0, ">=0"),
@@ -157,7 +157,7 @@ _SCHEMA = {
         "detect_anomaly": ("bool", False, None),
         "on_nonfinite": ("str", "stop", ("raise", "stop")),
         "patience": ("int", 0, ">=0"),
-        "monitor": ("str", "val_loss", None),
+        "monitor": ("str", "val_accuracy", None),
         "restore_best": ("bool", True, None),
         "checkpoint_every": ("int", 1, ">=1"),
         "keep_last": ("int", 2, ">=1"),
@@ -461,6 +461,12 @@ loss, metrics, monitor, on_nonfinite, patience, progress, restore_best
 
     for m in merged["train"]["metrics"]:
         get_metric(m)
+    monitor = merged["train"]["monitor"]
+    watched = monitor[4:] if monitor.startswith("val_") else monitor
+    if watched != "loss" and watched not in merged["train"]["metrics"]:
+        raise ConfigError(f"config: 'train.monitor' is {monitor!r} but {watched!r} is not in "
+                          f"'train.metrics' {merged['train']['metrics']}; add it there or "
+                          "monitor 'val_loss'")
     if merged["data"]["name"] == "idx" and not merged["data"]["path"]:
         raise ConfigError("config: data 'idx' needs 'data.path', the directory holding the IDX "
                           "files (e.g. --data-path ~/data/mnist)")

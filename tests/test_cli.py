@@ -26,6 +26,8 @@ hidden = [16, 16]
 [optim]
 name = "adam"
 lr = 0.03
+[schedule]
+name = "none"  # a cosine horizon follows train.epochs, which the resume test changes
 [train]
 epochs = 3
 metrics = ["accuracy", "confusion_matrix"]
@@ -114,7 +116,10 @@ BAD = [
     (["--data", "idx", "--data-path", "/nonexistent/mnist"], "does not exist"),
     (["--data", "idx"], "needs 'data.path'"),
     (["--set", "schedule.name=step"], "needs step_size"),
-    (["--set", "schedule.stepsize=3"], "schedule 'none' takes no options"),
+    (["--set", "schedule.name=none", "--set", "schedule.stepsize=3"],
+     "schedule 'none' takes no options"),
+    (["--set", "schedule.stepsize=3"], "stepsize"),
+    (["--set", "train.monitor=val_perplexity"], "not in 'train.metrics'"),
 ]
 
 
@@ -185,3 +190,13 @@ def test_experiment_hook_delegates_or_explains(monkeypatch, capsys):
     monkeypatch.setattr(cli.importlib, "import_module", missing)
     assert cli.main(["experiment", "--list"]) == 2
     assert "not installed" in capsys.readouterr().err
+
+
+def test_default_job_reaches_90_percent_on_mnist1d(tmp_path, capsys):
+    # `chainrule train` with no arguments: the README's main command (a few seconds here)
+    assert cli.main(["train", "--out", str(tmp_path / "run"), "-q"]) == 0
+    report = json.loads((tmp_path / "run" / "report.json").read_text())
+    assert report["model"] == "cnn" and report["data"] == "mnist1d"
+    assert report["test_accuracy"] >= 0.90, report
+    for name in ("config.toml", "history.csv", "curves.png", "report.json"):
+        assert (tmp_path / "run" / name).exists(), name

@@ -6,8 +6,9 @@ number of classes; everything else is an option with a default. Inputs are eithe
 (a vector such as an MNIST-1D signal of 40 points, or an image) or token ids (``vocab_size``
 given), which the sequence models embed first.
 
-The defaults of ``logistic``, ``mlp``, ``cnn`` and ``gru`` are the models of the MNIST-1D paper
-(Greydanus, 2020) on 40-point signals, listed in :data:`MNIST1D_PAPER`:
+:data:`MNIST1D_PAPER` holds the options of the MNIST-1D paper's models (Greydanus, 2020) on
+40-point signals; they are the defaults of ``logistic``, ``mlp`` and ``gru``, and of ``cnn`` but
+for its width (64 channels by default, which trains to about 94% instead of 92% in seconds):
 
 * logistic: 40 -> 10;
 * mlp: 40 -> 100, a residual block ``h + relu(W h + b)`` of width 100, -> 10 (ReLU);
@@ -338,7 +339,7 @@ def _mlp(input_shape, num_classes, vocab_size=None, hidden=(100, 100), activatio
     return MLP(_flat_size(input_shape), num_classes, hidden, activation, residual, dropout)
 
 
-def _cnn(input_shape, num_classes, vocab_size=None, channels=(25, 25, 25),
+def _cnn(input_shape, num_classes, vocab_size=None, channels=(64, 64, 64),
          kernel_sizes=(5, 3, 3), stride=2, padding=1, activation="relu", dropout=0.0):
     return CNN(input_shape, num_classes, channels, kernel_sizes, stride, padding, activation,
                dropout)
@@ -377,7 +378,7 @@ MNIST1D_PAPER = {
     "cnn": {"channels": [25, 25, 25], "kernel_sizes": [5, 3, 3], "stride": 2, "padding": 1},
     "gru": {"hidden_size": 6, "bidirectional": True, "readout": "flatten"},
 }
-"""Options reproducing the models of the MNIST-1D paper (they are also the defaults)."""
+"""Options reproducing the models of the MNIST-1D paper (the defaults, but for cnn's width)."""
 
 _DATA_ARGS = ("input_shape", "num_classes", "vocab_size")
 
@@ -388,7 +389,7 @@ def model_options(name: str) -> dict:
     Examples
     --------
     >>> model_options("cnn")["channels"]
-    (25, 25, 25)
+    (64, 64, 64)
     """
     builder = _builder(name)
     return {p.name: p.default for p in inspect.signature(builder).parameters.values()
