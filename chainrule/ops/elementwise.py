@@ -195,10 +195,39 @@ elementwise("celu", lambda x, alpha=1.0: np.where(
     smooth=False, samples=[S(args=[(3, 4)], attrs=dict(alpha=1.5))])
 
 
+# The standard normal CDF for float32 arrays without scipy's erf, which works in float64 and
+# is slow (about 6 ms for half a million values). Numerical Recipes' erfc(z) = t exp(-z^2 +
+# P(t)), t = 1 / (1 + z/2), has relative error below 1.2e-7 for every z >= 0, so both tails of
+# the CDF keep float32 precision. Horner's rule runs in place on one buffer.
+_ERFC_COEF = tuple(np.float32(c) for c in (
+    0.17087277, -0.82215223, 1.48851587, -1.13520398, 0.27886807, -0.18628806, 0.09678418,
+    0.37409196, 1.00002368, -1.26551223))
+
+
+def _normal_cdf_f32(x):
+    z = np.abs(x)
+    z *= np.float32(1.0 / math.sqrt(2.0))
+    t = z * np.float32(0.5)
+    t += np.float32(1.0)
+    np.reciprocal(t, out=t)
+    p = np.full_like(t, _ERFC_COEF[0])
+    for c in _ERFC_COEF[1:]:
+        p *= t
+        p += c
+    z *= z
+    p -= z
+    np.exp(p, out=p)
+    p *= t
+    p *= np.float32(0.5)  # the tail beyond |x|: 1 - cdf(|x|) = cdf(-|x|)
+    return np.where(x > 0, np.float32(1.0) - p, p)
+
+
 def _gelu_fwd(x, approximate="none"):
     if approximate == "tanh":
         inner = SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)
         return 0.5 * x * (1.0 + np.tanh(inner))
+    if x.dtype == np.float32:
+        return x * _normal_cdf_f32(x)
     return 0.5 * x * (1.0 + npns.erf(x * (1.0 / math.sqrt(2.0))))
 
 
@@ -207,6 +236,17 @@ def _gelu_d(xp, out, x, approximate="none"):
         t = xp.tanh(SQRT_2_OVER_PI * (x + 0.044715 * x * x * x))
         return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * SQRT_2_OVER_PI * (
             1.0 + 3 * 0.044715 * x * x)
+    if not xp.is_tensor_ns and x.dtype == np.float32:
+        # cdf(x) = gelu(x) / x, read off the saved output (0.5 at x = 0)
+        d = np.full_like(x, 0.5)
+        np.divide(out, x, out=d, where=x != 0)
+        e = np.square(x)
+        e *= np.float32(-0.5)
+        np.exp(e, out=e)
+        e *= x
+        e *= np.float32(INV_SQRT_2PI)
+        d += e
+        return d
     cdf = 0.5 * (1.0 + xp.erf(x * (1.0 / math.sqrt(2.0))))
     return cdf + x * INV_SQRT_2PI * xp.exp(-0.5 * x * x)
 
