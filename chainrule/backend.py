@@ -17,10 +17,11 @@ xp = np
 # A training step makes and frees many arrays of a few megabytes. With glibc's default settings
 # the heap gives freed memory back to the kernel at once, so the next step's arrays fault every
 # page in again: a transformer block step spent 40% of its time in page faults. Keeping up to
-# 64 MiB of freed memory at the top of the heap (M_TOP_PAD) makes the memory reused at no cost.
-# CHAINRULE_MALLOC_TOP_PAD sets another size in bytes; 0 leaves the allocator alone.
+# 256 MiB of freed memory at the top of the heap (M_TOP_PAD) lets it be reused at no cost (64 MiB
+# was enough alone, not beside another framework's buffers). Memory is only kept once a step
+# has used it. CHAINRULE_MALLOC_TOP_PAD sets another size in bytes; 0 leaves the allocator alone.
 _M_TOP_PAD = -2
-MALLOC_TOP_PAD = 64 << 20
+MALLOC_TOP_PAD = 256 << 20
 
 
 def _tune_allocator() -> int:
