@@ -1,11 +1,16 @@
 """``save`` and ``load``: model files in the safetensors format, never pickle.
 
+The bytes are written and parsed by the ``safetensors`` package (``pip install safetensors``,
+part of ``chainrule[train]``), the reference implementation of the format; chainrule adds what
+the format leaves to its users: a structure for nested objects, checksums, atomic writes, and a
+strict check of every file before the library sees it.
+
 File layout
 -----------
 One file, readable by any safetensors reader::
 
     [8 bytes]  N, the header length (unsigned 64-bit little-endian)
-    [N bytes]  the header: UTF-8 JSON, padded with spaces to a multiple of 8 bytes
+    [N bytes]  the header: UTF-8 JSON
                {"<tensor name>": {"dtype": "F32", "shape": [2, 3], "data_offsets": [b, e]},
                 ...,
                 "__metadata__": {"format": "chainrule",
@@ -16,21 +21,28 @@ One file, readable by any safetensors reader::
 The ``chainrule`` metadata holds everything that is not a tensor: the nested structure of the
 saved object (dicts with their key types, lists, tuples), Python numbers, strings, booleans and
 None, which tensors are ``Tensor``/``Parameter``/numpy arrays, each tensor's dtype and shape, and
-the SHA-256 checksum of the tensor bytes. A flat dict of tensors (a ``state_dict``) names each
-tensor by its key, so other safetensors tools see the usual names.
+the SHA-256 checksum of the tensor bytes (taken tensor by tensor in the order of the metadata's
+tensor table, so it does not depend on where the library places each tensor). A flat dict of
+tensors (a ``state_dict``) names each tensor by its key, so other safetensors tools see the usual
+names.
 
-Writing is atomic: the file is written to a temporary file in the same directory, flushed and
-``fsync``-ed, renamed over the target with ``os.replace`` and the directory is ``fsync``-ed, so a
-crash leaves either the old file or the new one, never a torn file.
+Writing is atomic: the library writes a temporary file in the same directory, which is
+``fsync``-ed and renamed over the target with ``os.replace``; the directory is ``fsync``-ed too,
+so a crash leaves either the old file or the new one, never a torn file.
 
-Loading executes no code and checks everything before trusting it: the header length against
-the file size, every dtype, shape and offset against the byte count, the tensors tiling the data
-exactly, both checksums. A bad file raises :class:`~chainrule.errors.CheckpointError` and never
-makes the loader allocate more than the file's size.
+Loading executes no code and checks the file before trusting it: chainrule reads the 8-byte
+length and the header itself and refuses pickles, zip archives and ``.npy`` files, oversized or
+malformed headers, unknown dtypes, shapes that don't match their byte counts (huge declared
+shapes included) and tensors that don't tile the data exactly, all before the library reads a
+byte of tensor data. After the library has read the tensors, their names, dtypes and shapes are
+compared with the checked header and both checksums are verified. A bad file raises
+:class:`~chainrule.errors.CheckpointError` and never makes the loader allocate more than about
+the file's size.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -46,7 +58,7 @@ from .tensor import Tensor
 
 __all__ = ["load", "save"]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 1: data checksum in file order; 2: in tensor-table order
 MAX_HEADER_BYTES = 100_000_000  # the safetensors limit
 MAX_DEPTH = 200
 MAX_NDIM = 64
@@ -88,40 +100,63 @@ def save(obj, f) -> None:
     ((2, 3), 7)
     """
     tensors, tree = _encode(obj)
-    # Widest items first, so every tensor's offset is a multiple of its item size.
-    order = sorted(range(len(tensors)), key=lambda i: -tensors[i][1].dtype.itemsize)
     digest = hashlib.sha256()
-    table, offset = {}, 0
-    for i in order:
-        name, arr = tensors[i]
-        raw = _bytes_view(arr)
-        digest.update(raw)
-        table[name] = {"dtype": _CODES[arr.dtype.newbyteorder("=")], "shape": list(arr.shape),
-                       "data_offsets": [offset, offset + raw.nbytes]}
-        offset += raw.nbytes
+    for _, arr in tensors:
+        digest.update(_bytes_view(arr))
     meta = {"version": FORMAT_VERSION, "tree": tree, "data_sha256": digest.hexdigest(),
-            "tensors": {n: [table[n]["dtype"], table[n]["shape"]] for n, _ in tensors}}
+            "tensors": {n: [_CODES[a.dtype.newbyteorder("=")], list(a.shape)]
+                        for n, a in tensors}}
     meta_json = json.dumps(meta, separators=(",", ":"), allow_nan=False)
-    header = dict(table)
-    header["__metadata__"] = {
-        "format": "chainrule", "chainrule": meta_json,
-        "chainrule_sha256": hashlib.sha256(meta_json.encode()).hexdigest()}
-    hbytes = json.dumps(header, separators=(",", ":"), allow_nan=False).encode()
-    hbytes += b" " * (-(8 + len(hbytes)) % 8)
-    chunks = [struct.pack("<Q", len(hbytes)), hbytes] + [_bytes_view(tensors[i][1])
-                                                         for i in order]
+    metadata = {"format": "chainrule", "chainrule": meta_json,
+                "chainrule_sha256": hashlib.sha256(meta_json.encode()).hexdigest()}
+    flat = dict(tensors)
+    st = _library("save")
     if hasattr(f, "write"):
-        for c in chunks:
-            f.write(c)
+        with _library_errors(st, "save"):
+            data = st.numpy.save(flat, metadata=metadata)
+        f.write(data)
         return
-    _atomic_write(os.fspath(f), chunks)
+    path = os.fspath(f)
+
+    def write(tmp):
+        with _library_errors(st, "save"):
+            st.numpy.save_file(flat, tmp, metadata=metadata)
+
+    _atomic_write(path, write)
+
+
+def _library(who):
+    """The ``safetensors`` package, imported on first use (it is an optional dependency)."""
+    try:
+        import safetensors
+        import safetensors.numpy  # noqa: F401  (makes safetensors.numpy reachable)
+    except ImportError as exc:
+        raise CheckpointError(
+            f"{who}: chainrule model files are written and read with the 'safetensors' "
+            "package, which is not installed; install it with `pip install safetensors` (or "
+            f"`pip install chainrule[train]`) (import failed: {exc})") from None
+    return safetensors
+
+
+@contextlib.contextmanager
+def _library_errors(st, who, where=None):
+    # The library reports format problems as SafetensorError (and, in some versions, as
+    # ValueError/TypeError); callers get the typed chainrule error instead.
+    try:
+        yield
+    except (st.SafetensorError, ValueError, TypeError) as exc:
+        place = f" {where}:" if where else ""
+        raise CheckpointError(f"{who}:{place} the safetensors library refused it "
+                              f"({_short(exc)})") from None
 
 
 def _bytes_view(arr):
     return arr.reshape(-1).view(np.uint8)
 
 
-def _atomic_write(path, chunks):
+def _atomic_write(path, write):
+    """Have ``write(tmp_path)`` fill a temporary file beside ``path``, make it durable, then
+    rename it over ``path``."""
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
         raise CheckpointError(f"save: the directory {directory!r} doesn't exist; create it "
@@ -133,11 +168,12 @@ def _atomic_write(path, chunks):
     fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".",
                                suffix=".tmp")
     try:
-        with os.fdopen(fd, "wb") as fh:
-            for c in chunks:
-                fh.write(c)
-            fh.flush()
-            os.fsync(fh.fileno())
+        try:
+            write(tmp)
+            # fsync through our own descriptor: it reaches the data whoever wrote it.
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
@@ -284,7 +320,17 @@ def load(f, map_location=None, weights_only=True, mmap=None):
         start = f.tell()
         size = f.seek(0, os.SEEK_END) - start
         f.seek(start)
-        return _read(f, size, "<file object>")
+        where = "<file object>"
+        checked = _check_header(f, size, where)
+        st = _library("load")
+        f.seek(start)
+        data = f.read(size)  # at most the file's size, which the header check bounded
+        if len(data) != size:
+            raise CheckpointError(f"load: {where}: the file ended early (truncated)")
+        with _library_errors(st, "load", where):
+            arrays = st.numpy.load(data)
+        del data
+        return _finish(checked, arrays, where)
     path = os.fspath(f)
     if not os.path.exists(path):
         raise CheckpointError(f"load: no such file {path!r}")
@@ -292,13 +338,25 @@ def load(f, map_location=None, weights_only=True, mmap=None):
         raise CheckpointError(f"load: {path!r} is a directory, not a model file")
     with open(path, "rb") as fh:
         size = os.fstat(fh.fileno()).st_size
-        return _read(fh, size, path)
+        checked = _check_header(fh, size, path)
+    st = _library("load")
+    with _library_errors(st, "load", path):
+        with st.safe_open(path, framework="np") as sf:
+            arrays = {name: sf.get_tensor(name) for name in sf.keys()}
+    return _finish(checked, arrays, path)
 
 
-def _read(fh, size, where):
+def _bad(where):
     def bad(msg):
         return CheckpointError(f"load: {where}: {msg}")
 
+    return bad
+
+
+def _check_header(fh, size, where):
+    """Read and check the length and header of a safetensors file of ``size`` bytes at the
+    current position of ``fh``; reads no tensor data. Returns what :func:`_finish` needs."""
+    bad = _bad(where)
     if size < 8:
         raise bad(f"the file is {size} bytes long, too short to be a safetensors file "
                   "(truncated?)")
@@ -355,29 +413,38 @@ def _read(fh, size, where):
                     want[1] != list(shape):
                 raise bad(f"tensor {name!r}: the header says {dtype} {list(shape)} but the "
                           f"metadata says {want}")
+    return list(header), entries, cr_meta
 
-    digest = hashlib.sha256()
-    arrays = {}
-    for name, dtype, shape, b, e in entries:
-        arr = np.empty(shape, dtype=_DTYPES[dtype])
-        if e > b:
-            buf = _bytes_view(arr)
-            got = fh.readinto(memoryview(buf))
-            if got != e - b:
-                raise bad(f"the file ended inside tensor {name!r} (truncated)")
-            digest.update(buf)
+
+def _finish(checked, arrays, where):
+    """Check what the library read against the checked header, verify the checksum and
+    rebuild the saved object."""
+    bad = _bad(where)
+    names, entries, cr_meta = checked
+    if set(arrays) != set(names):
+        raise bad("the tensors read don't match the header (the file changed while it was "
+                  "being read?)")
+    out = {}
+    for name, dtype, shape, _, _ in entries:
+        arr = arrays[name]
+        if arr.dtype != _DTYPES[dtype] or arr.shape != shape:
+            raise bad(f"tensor {name!r} was read as {arr.dtype} {arr.shape} but the header "
+                      f"says {dtype} {list(shape)} (the file changed while it was being read?)")
+        if not (arr.flags.writeable and arr.flags.c_contiguous):
+            arr = arr.copy()  # some library versions hand out read-only views of the bytes
         if dtype == "BOOL" and arr.size and _bytes_view(arr).max() > 1:
             raise bad(f"tensor {name!r} is BOOL but holds bytes other than 0 and 1")
-        if arr.dtype.byteorder == "<" and not np.little_endian:  # pragma: no cover
-            arr = arr.astype(arr.dtype.newbyteorder("="))
-        arrays[name] = arr
-
+        out[name] = arr
     if cr_meta is None:
-        return {name: Tensor._wrap(arrays[name]) for name in header}
+        return {name: Tensor._wrap(out[name]) for name in names}
+    # Version 1 took the checksum in file order, version 2 in tensor-table order.
+    order = [e[0] for e in entries] if cr_meta["version"] == 1 else list(cr_meta["tensors"])
+    digest = hashlib.sha256()
+    for name in order:
+        digest.update(_bytes_view(out[name]))
     if digest.hexdigest() != cr_meta["data_sha256"]:
         raise bad("the tensor data doesn't match its SHA-256 checksum; the file is corrupted")
-    objects = {}
-    return _decode(cr_meta["tree"], arrays, objects, bad, 0)
+    return _decode(cr_meta["tree"], out, {}, bad, 0)
 
 
 def _refuse_foreign(head, bad):
@@ -452,9 +519,9 @@ def _parse_chainrule_meta(meta, bad):
         raise bad(f"the chainrule metadata is not valid JSON ({_short(e)})") from None
     if not isinstance(m, dict) or not {"version", "tree", "data_sha256", "tensors"} <= set(m):
         raise bad("the chainrule metadata lacks its version, tree, checksum or tensor table")
-    if m["version"] != FORMAT_VERSION:
-        raise bad(f"written by format version {m['version']!r}; this chainrule reads version "
-                  f"{FORMAT_VERSION}")
+    if m["version"] not in (1, FORMAT_VERSION) or isinstance(m["version"], bool):
+        raise bad(f"written by format version {m['version']!r}; this chainrule reads versions "
+                  f"1 to {FORMAT_VERSION}")
     return m
 
 

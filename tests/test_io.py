@@ -157,8 +157,9 @@ def _hostile_cases(tmp_path):
     flipped = bytearray(good)
     flipped[-3] ^= 0xFF
     bad_meta = json.loads(json.dumps(header))
-    bad_meta["__metadata__"]["chainrule"] = meta["chainrule"].replace('"version":1',
-                                                                      '"version":2')
+    edited = meta["chainrule"].replace('"version":2', '"version":3')
+    assert edited != meta["chainrule"]
+    bad_meta["__metadata__"]["chainrule"] = edited
     return {
         "pickle": (pickle.dumps({"w": _Evil()}), "pickle"),
         "torch zip": (b"PK\x03\x04" + b"\0" * 64, "zip archive"),
@@ -201,6 +202,99 @@ def test_hostile_files_raise_checkpoint_error(tmp_path, monkeypatch):
     assert not ran  # nothing in any file was executed
     with pytest.raises(CheckpointError, match="no such file"):
         cr.load(tmp_path / "missing.safetensors")
+
+
+def test_hostile_files_are_refused_before_the_library_reads_them(tmp_path, monkeypatch):
+    st = pytest.importorskip("safetensors")
+    import safetensors.numpy
+
+    def forbidden(*a, **k):
+        raise AssertionError("the safetensors library was handed a file that failed the checks")
+
+    monkeypatch.setattr(st, "safe_open", forbidden)
+    monkeypatch.setattr(safetensors.numpy, "load", forbidden)
+    for name, (blob, pattern) in _hostile_cases(tmp_path).items():
+        if name in ("flipped byte", "bad bool"):
+            continue  # only visible in the tensor bytes, which the library reads
+        path = tmp_path / f"{name}.safetensors"
+        path.write_bytes(blob)
+        with pytest.raises(CheckpointError, match=pattern):
+            cr.load(path)
+        with pytest.raises(CheckpointError, match=pattern):
+            cr.load(io.BytesIO(blob))
+
+
+def test_file_objects_refuse_hostile_bytes_too(tmp_path):
+    for _name, (blob, pattern) in _hostile_cases(tmp_path).items():
+        with pytest.raises(CheckpointError, match=pattern):
+            cr.load(io.BytesIO(blob))
+
+
+def test_bytes_are_written_and_read_by_the_safetensors_library(tmp_path, monkeypatch):
+    st = pytest.importorskip("safetensors")
+    import safetensors.numpy
+
+    calls = []
+    for mod, name in ((safetensors.numpy, "save_file"), (safetensors.numpy, "save"),
+                      (safetensors.numpy, "load"), (st, "safe_open")):
+        real = getattr(mod, name)
+        monkeypatch.setattr(mod, name, lambda *a, _r=real, _n=name, **k: (calls.append(_n),
+                                                                            _r(*a, **k))[1])
+    obj = {"w": cr.ones(2, 3), "t": cr.ones(4, 3).T, "i": np.arange(5, dtype=np.int16)[::2]}
+    cr.save(obj, tmp_path / "a.safetensors")
+    out = cr.load(tmp_path / "a.safetensors")
+    buf = io.BytesIO()
+    cr.save(obj, buf)
+    buf.seek(0)
+    out2 = cr.load(buf)
+    assert calls == ["save_file", "safe_open", "save", "load"]
+    for o in (out, out2):  # strided inputs were made contiguous before the library saw them
+        assert o["t"].tolist() == [[1.0] * 4] * 3 and o["i"].tolist() == [0, 2, 4]
+
+
+def test_missing_safetensors_package_is_a_typed_error(tmp_path, monkeypatch):
+    import sys
+
+    path = tmp_path / "m.safetensors"
+    cr.save({"w": cr.ones(2)}, path)
+    monkeypatch.setitem(sys.modules, "safetensors", None)
+    monkeypatch.setitem(sys.modules, "safetensors.numpy", None)
+    with pytest.raises(CheckpointError, match="pip install safetensors"):
+        cr.save({"w": cr.ones(2)}, tmp_path / "n.safetensors")
+    with pytest.raises(CheckpointError, match="pip install safetensors"):
+        cr.load(path)
+    with pytest.raises(CheckpointError, match="pickle"):  # the checks need no library
+        cr.load(io.BytesIO(pickle.dumps([1])))
+    assert sorted(os.listdir(tmp_path)) == ["m.safetensors"]
+
+
+# A file written by format version 1 (checksum over the tensors in file order):
+# {"w": 2x2 float32 Tensor, "n": int16 array [0, 1, 2], "step": 7}.
+_V1_FILE = (
+    "+AEAAAAAAAB7InciOnsiZHR5cGUiOiJGMzIiLCJzaGFwZSI6WzIsMl0sImRhdGFfb2Zmc2V0cyI6WzAsMTZdfSwibiI6"
+    "eyJkdHlwZSI6IkkxNiIsInNoYXBlIjpbM10sImRhdGFfb2Zmc2V0cyI6WzE2LDIyXX0sIl9fbWV0YWRhdGFfXyI6eyJm"
+    "b3JtYXQiOiJjaGFpbnJ1bGUiLCJjaGFpbnJ1bGUiOiJ7XCJ2ZXJzaW9uXCI6MSxcInRyZWVcIjp7XCIkZGljdFwiOltb"
+    "XCJ3XCIse1wiJHRlbnNvclwiOlwid1wifV0sW1wiblwiLHtcIiRuZGFycmF5XCI6XCJuXCJ9XSxbXCJzdGVwXCIsN11d"
+    "fSxcImRhdGFfc2hhMjU2XCI6XCIwZGJiNTU1MjBiOWJkNmM3MjZiZTI0MzA5ZWNlMjM0ZmJhZWE5NGMwNGE0MDg5YWRj"
+    "MjczMGU2NmVjYTM2NWJkXCIsXCJ0ZW5zb3JzXCI6e1wid1wiOltcIkYzMlwiLFsyLDJdXSxcIm5cIjpbXCJJMTZcIixb"
+    "M11dfX0iLCJjaGFpbnJ1bGVfc2hhMjU2IjoiYjZkNjc3MWFlMzMzNjFmYWNkNjY4NDcxNGQ3NzQ3MzZjNGQ4YWVhYWUz"
+    "YWFhNzVlYWVhNGY5OGMwYjlhZjZmZSJ9fSAgICAAAIA/AAAAQAAAQEAAAIBAAAABAAIA")
+
+
+def test_version_1_files_still_load(tmp_path):
+    import base64
+
+    blob = base64.b64decode(_V1_FILE)
+    path = tmp_path / "v1.safetensors"
+    path.write_bytes(blob)
+    out = cr.load(path)
+    assert out["step"] == 7 and out["w"].tolist() == [[1.0, 2.0], [3.0, 4.0]]
+    assert out["n"].dtype == np.int16 and out["n"].tolist() == [0, 1, 2]
+    damaged = bytearray(blob)
+    damaged[-1] ^= 1
+    path.write_bytes(bytes(damaged))
+    with pytest.raises(CheckpointError, match="checksum"):
+        cr.load(path)
 
 
 def test_huge_header_does_not_allocate(tmp_path):
