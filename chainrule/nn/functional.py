@@ -842,13 +842,12 @@ def _convnd(name, nsp, input, weight, bias, stride, padding, dilation, groups,  
         if size + a + b < d * (k - 1) + 1:
             raise ShapeError(f"{name}: input of shape {tuple(x.shape)} is smaller than the "
                              f"(dilated) kernel {tuple(ksize)} along {dim} after padding")
-    x2, w2 = _as_2d(x, w, nsp)
-    if nsp == 1:
+    if nsp == 1:  # the conv2d ops take (N, C, L) as a height-1 image
         stride, dilation = (1,) + stride, (1,) + dilation
         padding2 = (0, 0) + pads[0]
     else:
         padding2 = pads[0] + pads[1]
-    args = [x2, w2]
+    args = [x, w]
     if bias is not None:
         b = as_tensor(bias, x.dtype)
         if b.shape != (o,):
@@ -856,8 +855,6 @@ def _convnd(name, nsp, input, weight, bias, stride, padding, dilation, groups,  
         args.append(b)
     out = apply(_op("conv2d"), *args, stride=stride, padding=padding2, dilation=dilation,
                 groups=int(groups))
-    if nsp == 1:
-        out = _SH.squeeze(out, 2)
     return _SH.squeeze(out, 0) if unbatched else out
 
 

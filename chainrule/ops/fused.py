@@ -383,7 +383,12 @@ def _windows(xp_, ksize, stride, dilation, ho, wo):
                        (s_n, s_c, s_h * dh, s_w * dw, s_h * sh, s_w * sw), writeable=False)
 
 
+# 1-D convolutions use the same ops on (N, C, L) arrays: a height-1 image with the height
+# attributes set to stride 1, padding 0, dilation 1 (one graph node, no reshapes around it).
 def _conv_fwd(x, w, b=None, stride=(1, 1), padding=(0, 0, 0, 0), dilation=(1, 1), groups=1):
+    if x.ndim == 3:
+        return _conv_fwd(x[:, :, None], w[:, :, None], b, stride, padding, dilation,
+                         groups)[:, :, 0]
     n = x.shape[0]
     o, cg, kh, kw = w.shape
     xp_ = _pad_hw(x, padding)
@@ -402,6 +407,9 @@ def _conv_fwd(x, w, b=None, stride=(1, 1), padding=(0, 0, 0, 0), dilation=(1, 1)
 
 
 def _conv_in_fwd(g, w, in_hw, stride=(1, 1), padding=(0, 0, 0, 0), dilation=(1, 1), groups=1):
+    if g.ndim == 3:
+        return _conv_in_fwd(g[:, :, None], w[:, :, None], (1,) + tuple(in_hw), stride, padding,
+                            dilation, groups)[:, :, 0]
     n, o, ho, wo = g.shape
     _, cg, kh, kw = w.shape
     (sh, sw), (dh, dw) = stride, dilation
@@ -423,6 +431,9 @@ def _conv_in_fwd(g, w, in_hw, stride=(1, 1), padding=(0, 0, 0, 0), dilation=(1, 
 
 
 def _conv_w_fwd(x, g, ksize, stride=(1, 1), padding=(0, 0, 0, 0), dilation=(1, 1), groups=1):
+    if x.ndim == 3:
+        return _conv_w_fwd(x[:, :, None], g[:, :, None], (1,) + tuple(ksize), stride, padding,
+                           dilation, groups)[:, :, 0]
     n, c = x.shape[:2]
     _, o, ho, wo = g.shape
     kh, kw = ksize
@@ -449,7 +460,7 @@ def _conv_vjp(xp, g, out, ins, needs, **attrs):
         else None
     if len(ins) == 2:
         return gx, gw
-    gb = xp.sum(g, axis=(0, 2, 3)) if needs[2] else None
+    gb = xp.sum(g, axis=(0,) + tuple(range(2, len(g.shape)))) if needs[2] else None
     return gx, gw, gb
 
 
@@ -462,7 +473,7 @@ def _conv_jvp(xp, ts, out, ins, **attrs):
         t = xp.apply("conv2d", x, ts[1], **attrs)
         acc = t if acc is None else acc + t
     if len(ts) > 2 and ts[2] is not None:
-        tb = xp.reshape(ts[2], (1, -1, 1, 1))
+        tb = xp.reshape(ts[2], (1, -1) + (1,) * (len(out.shape) - 2))
         acc = tb if acc is None else acc + tb
     return acc
 
@@ -505,18 +516,22 @@ def _conv_w_jvp(xp, ts, out, ins, ksize, **attrs):
 
 _CA = dict(stride=(1, 1), padding=(0, 0, 0, 0), dilation=(1, 1), groups=1)
 _CB = dict(stride=(2, 1), padding=(1, 0, 2, 1), dilation=(1, 2), groups=2)
+_C1 = dict(stride=(1, 2), padding=(0, 0, 1, 2), dilation=(1, 2), groups=2)  # 1-D
 explicit("conv2d", _conv_fwd, _conv_vjp, _conv_jvp,
          samples=[S(args=[(2, 3, 5, 5), (4, 3, 3, 3), (4,)], attrs=_CA),
                   S(args=[(2, 4, 6, 5), (6, 2, 2, 3)], attrs=_CB),
-                  S(args=[(1, 2, 4, 4), (3, 2, 1, 1), (3,)], attrs=_CA)],
+                  S(args=[(1, 2, 4, 4), (3, 2, 1, 1), (3,)], attrs=_CA),
+                  S(args=[(2, 4, 7), (6, 2, 3), (6,)], attrs=_C1)],
          doc="2-D cross-correlation (N, C, H, W) x (O, C/groups, kh, kw) by im2col + matmul.")
 explicit("conv2d_input_grad", _conv_in_fwd, _conv_in_vjp, _conv_in_jvp,
          samples=[S(args=[(2, 4, 3, 3), (4, 3, 3, 3)], attrs=dict(in_hw=(5, 5), **_CA)),
-                  S(args=[(2, 6, 3, 4), (6, 2, 2, 3)], attrs=dict(in_hw=(6, 5), **_CB))],
+                  S(args=[(2, 6, 3, 4), (6, 2, 2, 3)], attrs=dict(in_hw=(6, 5), **_CB)),
+                  S(args=[(2, 6, 3), (6, 2, 3)], attrs=dict(in_hw=(7,), **_C1))],
          doc="The transpose of conv2d in its input: transposed convolution by col2im.")
 explicit("conv2d_weight_grad", _conv_w_fwd, _conv_w_vjp, _conv_w_jvp,
          samples=[S(args=[(2, 3, 5, 5), (2, 4, 3, 3)], attrs=dict(ksize=(3, 3), **_CA)),
-                  S(args=[(2, 4, 6, 5), (2, 6, 3, 4)], attrs=dict(ksize=(2, 3), **_CB))],
+                  S(args=[(2, 4, 6, 5), (2, 6, 3, 4)], attrs=dict(ksize=(2, 3), **_CB)),
+                  S(args=[(2, 4, 7), (2, 6, 3)], attrs=dict(ksize=(3,), **_C1))],
          doc="The transpose of conv2d in its weight: a correlation of input and cotangent.")
 
 
