@@ -61,6 +61,7 @@ from .recurrent import GRU, LSTM, RNN, GRUCell, LSTMCell, RNNBase, RNNCell, RNNC
 from .regularizers import l1_penalty, l2_penalty
 
 # isort: split
+from . import utils  # noqa: E402  (clip_grad_norm_, clip_grad_value_)
 from .attention import (
     MultiheadAttention,
     TransformerDecoder,

@@ -292,7 +292,7 @@ class Module:
             tail = f", params={own}" if own and extra else (f"params={own}" if own else "")
             return head + tail + ")"
         total = self.num_parameters()
-        return head + ")" + f"  # {total:,} params\n  " + "\n  ".join(lines) + "\n)"
+        return head + f"  # {total:,} params\n  " + "\n  ".join(lines) + "\n)"
 
 
 def count_parameters(module: Module, trainable_only=False) -> int:

@@ -1,0 +1,62 @@
+"""Whole networks: a gradient check through a small CNN, and the notes' parameter counts."""
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule.testing import check_grads
+
+nn = cr.nn
+
+
+def _set_params(module, values):
+    """Point every parameter of ``module`` at the given tensors (named_parameters order)."""
+    for (name, _), v in zip(list(module.named_parameters()), values):
+        *path, leaf = name.split(".")
+        owner = module
+        for p in path:
+            owner = getattr(owner, p)
+        owner._parameters[leaf] = v
+
+
+def test_check_grads_through_a_small_cnn():
+    # conv -> tanh -> max pool -> conv (stride 2, padding) -> avg pool -> flatten -> linear,
+    # then cross-entropy: both modes against finite differences, inputs and every parameter
+    rng = np.random.default_rng(3)
+    net = nn.Sequential(nn.Conv2d(2, 3, 3, padding=1, dtype=cr.float64), nn.Tanh(),
+                        nn.MaxPool2d(2),
+                        nn.Conv2d(3, 4, 3, stride=2, padding=1, dtype=cr.float64), nn.Tanh(),
+                        nn.AvgPool2d(2), nn.Flatten(), nn.Linear(4, 3, dtype=cr.float64))
+    params = [cr.tensor(p.detach().numpy() + 0.1 * rng.standard_normal(p.shape))
+              for p in net.parameters()]
+    x = cr.tensor(rng.standard_normal((2, 2, 8, 8)))
+    y = cr.tensor(np.array([0, 2]))
+
+    def loss(x, *ps):
+        _set_params(net, ps)
+        return nn.functional.cross_entropy(net(x), y)
+
+    check_grads(loss, [x, *params], modes=("rev", "fwd"))
+    assert len(params) == 6
+
+
+@pytest.mark.parametrize("hidden, bias, expected", [
+    # one hidden layer of 100 units: 784*100 + 100*10 weights (+ 100 + 10 biases)
+    ([100], True, 79_510),
+    ([100], False, 79_400),
+    # two hidden layers of 100: 784*100 + 100*100 + 100*10 (+ 100 + 100 + 10)
+    ([100, 100], True, 89_610),
+    ([100, 100], False, 89_400),
+    # the same budget spent on one layer of 113 units, or on two of 50 and 300
+    ([113], True, 89_845),
+    ([50, 300], True, 57_560),
+])
+def test_parameter_counts_of_784_input_10_class_networks(hidden, bias, expected):
+    sizes = [784, *hidden, 10]
+    layers = []
+    for a, b in zip(sizes[:-1], sizes[1:]):
+        layers += [nn.Linear(a, b, bias=bias), nn.ReLU()]
+    net = nn.Sequential(*layers[:-1])
+    assert net.num_parameters() == expected
+    assert nn.count_parameters(net) == expected
+    assert repr(net).startswith(f"Sequential(  # {expected:,} params\n")
