@@ -120,10 +120,6 @@ def _peak_memory(step):
 
 
 def main(argv=None):
-    if argv is None:  # run as a command: use OpenBLAS's AVX-512 kernels where they are safe
-        from chainrule._blas import maybe_reexec
-
-        maybe_reexec("benchmarks.run", sys.argv[1:])
     p = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="a few seconds: few steps, no mlp-wide")
@@ -133,8 +129,14 @@ def main(argv=None):
     p.add_argument("--min-steps", type=int, default=200)
     p.add_argument("--min-seconds", type=float, default=2.0)
     args = p.parse_args(argv)
-    if args.threads:
+    if args.threads:  # before numpy loads: OpenBLAS reads its thread count once
+        if "numpy" in sys.modules:
+            print("warning: numpy was loaded before --threads took effect", file=sys.stderr)
         _set_threads(args.threads)
+    if argv is None:  # run as a command: use OpenBLAS's AVX-512 kernels where they are safe
+        from chainrule._blas import maybe_reexec
+
+        maybe_reexec("benchmarks.run", sys.argv[1:])
     import numpy as np  # noqa: F401  (after thread settings)
 
     from benchmarks import workloads as W
@@ -153,8 +155,9 @@ def main(argv=None):
     from chainrule._blas import kernel_note
 
     results = {"numpy_matmul_gflops": numpy_matmul_gflops(0.3 if args.quick else 1.0),
-               "blas": kernel_note(), "workloads": {}}
-    print(results["blas"])
+               "blas": kernel_note(), "threads": args.threads or os.cpu_count(),
+               "workloads": {}}
+    print(f"{results['blas']}; {results['threads']} thread(s) for numpy and PyTorch")
     header = (f"{'workload':<16}{'chainrule ms (p10-p90)':>26}{'torch ms (p10-p90)':>24}"
               f"{'ratio':>8}{'GFLOP/s':>9}{'peak MB':>9}  loss check")
     print(header)
