@@ -2,8 +2,10 @@
 findings they are about."""
 
 import json
+from pathlib import Path
 
 import numpy as np
+import pytest
 
 import chainrule.experiments as X
 
@@ -36,3 +38,33 @@ def test_rnn_lm_learns_text_and_gradients_vanish_through_time(tmp_path):
     assert n["bptt_decay_per_step_init"] < 0.9
     assert np.isfinite(n["grad_norm"]).all()
     assert "perplexity" in res.conclusion
+
+
+REVIEWS = Path(__file__).resolve().parents[3] / "shared" / "data" / "sentiment-labelled-sentences"
+
+
+@pytest.mark.skipif(not REVIEWS.is_dir(), reason="the review sentences are not on this machine")
+def test_rnn_sentiment_on_real_reviews_beats_chance_and_gru_holds_on_long_sentences(tmp_path):
+    res = X.run("rnn-sentiment", quick=True, out=tmp_path, progress=False, data=REVIEWS)
+    n = res.numbers
+    _saved(tmp_path, res)
+    assert n["sentences"] == 3000 and n["test_size"] == 600
+    acc, chance = n["test_accuracy"], n["chance"]
+    # word counts alone go a long way on short reviews; both recurrent nets learn too
+    assert acc["bag of words"] > chance + 0.2
+    assert acc["GRU"] > chance + 0.15 and acc["RNN"] > chance + 0.05
+    # the gated net is at least as good as the plain RNN on the longest sentences
+    long = n["accuracy_by_length"]
+    assert long["GRU"][2] >= long["RNN"][2] - 0.02
+    assert "sentiment-labelled-sentences" in res.conclusion
+
+
+def test_rnn_sentiment_builtin_corpus_fits_and_says_how_little_it_shows(tmp_path):
+    res = X.run("rnn-sentiment", quick=True, out=tmp_path, progress=False)
+    n = res.numbers
+    _saved(tmp_path, res)
+    assert n["sentences"] == 80
+    # every model fits the 64 training sentences ...
+    assert min(n["train_accuracy"].values()) >= 0.95
+    # ... and the conclusion says that 16 test sentences cannot rank them
+    assert "built-in corpus" in res.conclusion and "--data" in res.conclusion
