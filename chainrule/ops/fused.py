@@ -416,6 +416,13 @@ def _conv_in_fwd(g, w, in_hw, stride=(1, 1), padding=(0, 0, 0, 0), dilation=(1, 
     pt, pb, pl, pr = padding
     h, wd = in_hw
     c = cg * groups
+    full = (dh * (kh - 1) - pt, dh * (kh - 1) - pb, dw * (kw - 1) - pl, dw * (kw - 1) - pr)
+    if stride == (1, 1) and groups == 1 and min(full) >= 0 and o <= c:
+        # With stride 1 the input gradient is the full correlation of g with the flipped,
+        # transposed kernel: one im2col of g and one product, cheaper than scattering C*kh*kw
+        # columns back (col2im) when g has no more channels than x.
+        wf = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
+        return _conv_fwd(g, wf, None, (1, 1), full, dilation, 1)
     wg = w.reshape(groups, o // groups, cg * kh * kw)
     dcols = np.matmul(np.swapaxes(wg, 1, 2), g.reshape(n, groups, o // groups, ho * wo))
     dcols = dcols.reshape(n, c, kh, kw, ho, wo)
@@ -517,17 +524,25 @@ def _conv_w_jvp(xp, ts, out, ins, ksize, **attrs):
 _CA = dict(stride=(1, 1), padding=(0, 0, 0, 0), dilation=(1, 1), groups=1)
 _CB = dict(stride=(2, 1), padding=(1, 0, 2, 1), dilation=(1, 2), groups=2)
 _C1 = dict(stride=(1, 2), padding=(0, 0, 1, 2), dilation=(1, 2), groups=2)  # 1-D
+# stride 1 with no more output than input channels: the input gradient by full correlation
+_CF = dict(stride=(1, 1), padding=(0, 1, 1, 0), dilation=(1, 2), groups=1)
+_CF1 = dict(stride=(1, 1), padding=(0, 0, 1, 1), dilation=(1, 1), groups=1)
 explicit("conv2d", _conv_fwd, _conv_vjp, _conv_jvp,
          samples=[S(args=[(2, 3, 5, 5), (4, 3, 3, 3), (4,)], attrs=_CA),
                   S(args=[(2, 4, 6, 5), (6, 2, 2, 3)], attrs=_CB),
                   S(args=[(1, 2, 4, 4), (3, 2, 1, 1), (3,)], attrs=_CA),
-                  S(args=[(2, 4, 7), (6, 2, 3), (6,)], attrs=_C1)],
+                  S(args=[(2, 4, 7), (6, 2, 3), (6,)], attrs=_C1),
+                  S(args=[(2, 5, 5, 7), (3, 5, 2, 3), (3,)], attrs=_CF),
+                  S(args=[(2, 4, 7), (4, 4, 3), (4,)], attrs=_CF1)],
          doc="2-D cross-correlation (N, C, H, W) x (O, C/groups, kh, kw) by im2col + matmul.")
 explicit("conv2d_input_grad", _conv_in_fwd, _conv_in_vjp, _conv_in_jvp,
          samples=[S(args=[(2, 4, 3, 3), (4, 3, 3, 3)], attrs=dict(in_hw=(5, 5), **_CA)),
                   S(args=[(2, 6, 3, 4), (6, 2, 2, 3)], attrs=dict(in_hw=(6, 5), **_CB)),
-                  S(args=[(2, 6, 3), (6, 2, 3)], attrs=dict(in_hw=(7,), **_C1))],
-         doc="The transpose of conv2d in its input: transposed convolution by col2im.")
+                  S(args=[(2, 6, 3), (6, 2, 3)], attrs=dict(in_hw=(7,), **_C1)),
+                  S(args=[(2, 3, 5, 4), (3, 5, 2, 3)], attrs=dict(in_hw=(5, 7), **_CF)),
+                  S(args=[(2, 4, 7), (4, 4, 3)], attrs=dict(in_hw=(7,), **_CF1))],
+         doc="The transpose of conv2d in its input: transposed convolution (col2im, or a full "
+             "correlation with the flipped kernel at stride 1).")
 explicit("conv2d_weight_grad", _conv_w_fwd, _conv_w_vjp, _conv_w_jvp,
          samples=[S(args=[(2, 3, 5, 5), (2, 4, 3, 3)], attrs=dict(ksize=(3, 3), **_CA)),
                   S(args=[(2, 4, 6, 5), (2, 6, 3, 4)], attrs=dict(ksize=(2, 3), **_CB)),
