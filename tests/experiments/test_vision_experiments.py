@@ -38,3 +38,24 @@ def test_locality_cnn_advantage_needs_ordered_positions(tmp_path):
     assert n["augment_gain"] > 0.04
     assert np.all(np.sort(n["permutation"]) == np.arange(40))
     assert "CNN" in res.conclusion and "MLP" in res.conclusion
+
+
+def test_lottery_ticket_rewinding_beats_random_reinit(tmp_path):
+    res = X.run("lottery-ticket", quick=True, out=tmp_path, progress=False)
+    _saved(tmp_path, res)
+    assert (tmp_path / "lottery_ticket.png").exists()
+    n = res.numbers
+    density, ticket, reinit = n["density"], n["rewind_test"], n["reinit_test"]
+    # each round prunes a fixed share of what is left
+    assert density[0] == 1.0 and np.all(np.diff(density) < 0) and density[-1] < 0.05
+    assert ticket[0] == n["dense_accuracy"]
+    # the rewound ticket keeps the dense accuracy with at most 30% of the weights...
+    assert n["kept_to_density"] <= 0.3
+    at = int(np.nonzero(density == n["kept_to_density"])[0][0])
+    # ...while the same mask with new random weights has already lost accuracy there
+    assert reinit[at] < n["dense_accuracy"] - 0.03
+    # rewinding beats re-initialisation at every sparse level, clearly on average
+    sparse = density < 0.6
+    assert np.all(n["advantage"][sparse] > 0.01)
+    assert n["advantage"][sparse].mean() > 0.05
+    assert "re-initialisation" in res.conclusion
