@@ -59,3 +59,28 @@ def test_lottery_ticket_rewinding_beats_random_reinit(tmp_path):
     assert np.all(n["advantage"][sparse] > 0.01)
     assert n["advantage"][sparse].mean() > 0.05
     assert "re-initialisation" in res.conclusion
+
+
+def test_adversarial_fgsm_direction_not_size_fools_the_network(tmp_path):
+    res = X.run("adversarial", quick=True, out=tmp_path, progress=False)
+    _saved(tmp_path, res)
+    assert (tmp_path / "adversarial.png").exists()
+    n = res.numbers
+    eps = n["eps"]
+    k = int(np.argmin(np.abs(eps - 0.1)))
+    assert eps[0] == 0 and abs(eps[k] - 0.1) < 1e-6
+    assert n["models"]["MLP"]["clean"] > 0.5 and n["models"]["CNN"]["clean"] > 0.7
+    for r in n["models"].values():
+        fgsm, noise = r["fgsm"], r["random"]
+        assert fgsm[0] == noise[0] == r["clean"]
+        # a step of 10% of the signals' std along sign(gradient) costs a lot of accuracy...
+        assert fgsm[k] < r["clean"] - 0.2
+        # ...random signs of the same size cost almost nothing
+        assert noise[k] > r["clean"] - 0.03
+        assert np.all(fgsm[1:] < noise[1:] - 0.01)
+        assert np.all(np.diff(fgsm) <= 0.005) and fgsm[-1] < 0.3
+    # the example: right on the clean signal, wrong after FGSM, right after random signs
+    label = n["example_label"]
+    assert n["example_clean_pred"] == label == n["example_noise_pred"] != n["example_adv_pred"]
+    assert np.allclose(np.abs(n["example_perturbation"]), n["example_eps"])
+    assert "FGSM" in res.conclusion
