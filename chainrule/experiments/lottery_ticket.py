@@ -118,11 +118,13 @@ def run(ctx):
     rewind_train, reinit_train = np.array(rewind_train), np.array(reinit_train)
     advantage = rewind_test - reinit_test
     dense = rewind_test[0]
-    # the sparsest ticket still within 1 point of the dense network
-    keeps = np.nonzero(rewind_test >= dense - 0.01)[0]
-    kept_to = float(density[keeps.max()])
-    keeps_re = np.nonzero(reinit_test[1:] >= dense - 0.01)[0] + 1
-    kept_to_re = float(density[keeps_re.max()]) if len(keeps_re) else 1.0
+    def kept_to(acc):
+        """Density reached before the accuracy first falls more than 1 point below dense."""
+        below = np.nonzero(acc[1:] < dense - 0.01)[0]
+        last = below[0] if len(below) else len(acc) - 1  # index into acc of the last kept
+        return float(density[last])
+
+    kept_to_ticket, kept_to_re = kept_to(rewind_test), kept_to(reinit_test)
     best = int(np.argmax(rewind_test))
     sparse = density < 0.6
 
@@ -168,9 +170,9 @@ def run(ctx):
 
     ctx.conclude(
         f"The dense MLP reached {dense:.1%} test accuracy. Rewound to its original initial "
-        f"weights, the pruned network stayed within 1 point of that down to {kept_to:.1%} of "
-        f"its weights (best {rewind_test[best]:.1%} at {density[best]:.1%}), while the same "
-        f"masks with fresh random weights "
+        f"weights, the pruned network stayed within 1 point of that down to "
+        f"{kept_to_ticket:.1%} of its weights (best {rewind_test[best]:.1%} at "
+        f"{density[best]:.1%}), while the same masks with fresh random weights "
         + (f"did so only down to {kept_to_re:.1%}" if kept_to_re < 1.0 else
            "fell more than 1 point below it from the first pruning round on")
         + f" (a second random initialisation of the dense network scored "
@@ -185,5 +187,5 @@ def run(ctx):
             "rewind_test": rewind_test, "reinit_test": reinit_test,
             "rewind_train": rewind_train, "reinit_train": reinit_train,
             "advantage": advantage, "dense_accuracy": float(dense),
-            "kept_to_density": kept_to, "reinit_kept_to_density": kept_to_re,
+            "kept_to_density": kept_to_ticket, "reinit_kept_to_density": kept_to_re,
             "hidden": hidden, "steps": steps, "rate": rate, "rounds": rounds}
