@@ -81,43 +81,54 @@ def _prune(model, masks, rate):
     return new
 
 
-def run(ctx):
-    d = cr.data.datasets.load_mnist1d()
-    data = (d["x"], d["y"], d["x_test"], d["y_test"])
-    hidden = ctx.pick(100, 200)
-    steps = ctx.pick(300, 1500)
-    lr = 3e-3
-    rate = ctx.pick(0.5, 0.3)
-    rounds = ctx.pick(7, 12)
-    seed = ctx.seed
-
+def _imp(seed, hidden, rounds, rate, data, steps, lr, progress):
+    """Iterative magnitude pruning from one initialisation; every mask is trained twice."""
     init = _mlp(hidden, seed)
     w0 = {k: v.detach().numpy().copy() for k, v in init.state_dict().items()}
     masks = [np.ones_like(lin.weight.data) for lin in _layers(init)]
     total = sum(m.size for m in masks)
-    density, layer_density = [], []
-    rewind_test, rewind_train, reinit_test, reinit_train = [], [], [], []
-    snapshots = {}
-    for r in ctx.progress(range(rounds), desc="pruning rounds"):
-        density.append(sum(float(m.sum()) for m in masks) / total)
-        layer_density.append([float(m.mean()) for m in masks])
-        snapshots[r] = masks[0].copy()
+    out = {k: [] for k in ("density", "layer_density", "rewind_test", "rewind_train",
+                           "reinit_test", "reinit_train", "first_layer_mask")}
+    for r in progress:
+        out["density"].append(sum(float(m.sum()) for m in masks) / total)
+        out["layer_density"].append([float(m.mean()) for m in masks])
+        out["first_layer_mask"].append(masks[0].copy())
         ticket = _mlp(hidden, seed)
         ticket.load_state_dict(w0)  # rewind: the surviving weights start where they started
         te, tr = _train(ticket, masks, data, steps, lr, seed)
-        rewind_test.append(te)
-        rewind_train.append(tr)
+        out["rewind_test"].append(te)
+        out["rewind_train"].append(tr)
         fresh = _mlp(hidden, seed + 1000 + r)  # same mask, new random weights
         te, tr = _train(fresh, masks, data, steps, lr, seed)
-        reinit_test.append(te)
-        reinit_train.append(tr)
+        out["reinit_test"].append(te)
+        out["reinit_train"].append(tr)
         masks = _prune(ticket, masks, rate)
+    return {k: np.array(v) for k, v in out.items()}
 
-    density = np.array(density)
-    rewind_test, reinit_test = np.array(rewind_test), np.array(reinit_test)
-    rewind_train, reinit_train = np.array(rewind_train), np.array(reinit_train)
+
+def run(ctx):
+    d = cr.data.datasets.load_mnist1d()
+    data = (d["x"], d["y"], d["x_test"], d["y_test"])
+    hidden = ctx.pick(100, 200)
+    steps = ctx.pick(300, 500)
+    lr = 3e-3
+    rate = ctx.pick(0.5, 0.3)
+    rounds = ctx.pick(7, 12)
+
+    seeds = ctx.pick([ctx.seed], [ctx.seed, ctx.seed + 1, ctx.seed + 2])
+    runs = [_imp(s, hidden, rounds, rate, data, steps, lr,
+                 ctx.progress(range(rounds), desc=f"pruning rounds (init {s})"))
+            for s in seeds]
+    mean = {k: np.mean([r[k] for r in runs], axis=0)
+            for k in ("density", "layer_density", "rewind_test", "rewind_train", "reinit_test",
+                      "reinit_train")}
+    density, layer_density = mean["density"], mean["layer_density"]
+    rewind_test, reinit_test = mean["rewind_test"], mean["reinit_test"]
+    rewind_train, reinit_train = mean["rewind_train"], mean["reinit_train"]
+    snapshots = runs[0]["first_layer_mask"]
     advantage = rewind_test - reinit_test
     dense = rewind_test[0]
+
     def kept_to(acc):
         """Density reached before the accuracy first falls more than 1 point below dense."""
         below = np.nonzero(acc[1:] < dense - 0.01)[0]
@@ -134,6 +145,10 @@ def run(ctx):
     pct = 100 * density
     ax.plot(pct, rewind_test, "o-", label="rewound to the original init (ticket)")
     ax.plot(pct, reinit_test, "s--", label="same mask, random re-init")
+    if len(runs) > 1:
+        for key, color in (("rewind_test", "tab:blue"), ("reinit_test", "tab:orange")):
+            vals = np.array([r[key] for r in runs])
+            ax.fill_between(pct, vals.min(axis=0), vals.max(axis=0), color=color, alpha=0.15)
     ax.plot(pct, rewind_train, "o:", color="tab:blue", alpha=0.5, label="ticket, train")
     ax.plot(pct, reinit_train, "s:", color="tab:orange", alpha=0.5, label="re-init, train")
     ax.axhline(dense, color="gray", lw=1, ls=":", label=f"dense network ({dense:.1%})")
@@ -164,18 +179,20 @@ def run(ctx):
                  f"({100 * layer_density[show][0]:.0f}% of this layer)", fontsize=10)
     fig.suptitle(f"Lottery tickets: MLP 40-{hidden}-{hidden}-10 on MNIST-1D, pruning "
                  f"{rate:.0%} of the remaining weights per round, {steps} Adam steps per "
-                 "training")
+                 "training" + (f", mean of {len(runs)} initialisations (band: min to max)"
+                               if len(runs) > 1 else ""))
     fig.tight_layout()
     ctx.figure(fig, "lottery_ticket")
 
     ctx.conclude(
-        f"The dense MLP reached {dense:.1%} test accuracy. Rewound to its original initial "
+        (f"Averaged over {len(runs)} initialisations, t" if len(runs) > 1 else "T")
+        + f"he dense MLP reached {dense:.1%} test accuracy. Rewound to its original initial "
         f"weights, the pruned network stayed within 1 point of that down to "
         f"{kept_to_ticket:.1%} of its weights (best {rewind_test[best]:.1%} at "
         f"{density[best]:.1%}), while the same masks with fresh random weights "
         + (f"did so only down to {kept_to_re:.1%}" if kept_to_re < 1.0 else
            "fell more than 1 point below it from the first pruning round on")
-        + f" (a second random initialisation of the dense network scored "
+        + f" (a fresh random initialisation of the dense network scored "
         f"{reinit_test[0]:.1%}, a measure of the seed-to-seed noise). Below 60% of the "
         f"weights the rewound ticket beat random re-initialisation at "
         f"{int((advantage[sparse] > 0).sum())} of {int(sparse.sum())} sparsity levels, by "
@@ -188,4 +205,6 @@ def run(ctx):
             "rewind_train": rewind_train, "reinit_train": reinit_train,
             "advantage": advantage, "dense_accuracy": float(dense),
             "kept_to_density": kept_to_ticket, "reinit_kept_to_density": kept_to_re,
-            "hidden": hidden, "steps": steps, "rate": rate, "rounds": rounds}
+            "hidden": hidden, "steps": steps, "rate": rate, "rounds": rounds,
+            "seeds": seeds, "per_seed": [{k: v for k, v in r.items() if k != "first_layer_mask"}
+                                         for r in runs]}
