@@ -1,4 +1,4 @@
-"""The --quick forms of the sequence experiments (rnn-lm, rnn-sentiment, locality) assert the
+"""The --quick forms of the sequence experiments (rnn-lm, rnn-sentiment) assert the
 findings they are about."""
 
 import json
