@@ -30,3 +30,32 @@ def test_zero_init_never_breaks_symmetry_random_init_learns(tmp_path):
         assert r["loss"][-1] < 0.25 * r["loss"][0]
         assert r["accuracy"] > 0.95 > c["accuracy"]
     assert "exactly zero" in res.conclusion
+
+
+def test_init_scale_he_for_relu_fan_in_for_tanh_fixed_scales_vanish_or_explode(tmp_path):
+    res = X.run("init-scale", quick=True, out=tmp_path, progress=False)
+    _saved(tmp_path, res)
+    r = res.numbers["layers"]
+    # zero: nothing passes forward or backward
+    for act in ("relu", "tanh"):
+        z = r[f"{act}/zero"]
+        assert z["act_std"].max() == z["back_std"].max() == z["weight_grad_std"].max() == 0.0
+    # ReLU: He keeps the activations and the backward signal within a factor 3 over 20 layers;
+    # the schemes without ReLU's factor 2 lose them geometrically (about 2^-10)
+    assert 1 / 3 < r["relu/he"]["act_ratio"] < 3 and 1 / 5 < r["relu/he"]["back_ratio"] < 5
+    for scheme in ("fan-in", "fan-out", "glorot"):
+        assert r[f"relu/{scheme}"]["act_ratio"] < 0.01 * r["relu/he"]["act_ratio"]
+        assert r[f"relu/{scheme}"]["back_ratio"] < 0.01 * r["relu/he"]["back_ratio"]
+    # tanh: fan-in and Glorot keep the activations within a factor 10, unsaturated
+    for scheme in ("fan-in", "glorot"):
+        t = r[f"tanh/{scheme}"]
+        assert 0.1 < t["act_ratio"] <= 1.0 and 0.1 < t["back_ratio"] < 10
+        assert t["saturated"].max() < 0.05
+    # too small vanishes, too large explodes (ReLU) or saturates (tanh)
+    for act in ("relu", "tanh"):
+        assert r[f"{act}/too small"]["act_ratio"] < 1e-10
+        assert r[f"{act}/too small"]["back_ratio"] < 1e-10
+    assert r["relu/too large"]["act_ratio"] > 1e10 and r["relu/too large"]["back_ratio"] > 1e10
+    assert r["tanh/too large"]["saturated"].mean() > 0.5
+    assert r["tanh/too large"]["back_ratio"] > 1e3
+    assert "exactly zero" in res.conclusion
