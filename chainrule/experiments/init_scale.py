@@ -116,7 +116,7 @@ def _word(ratio):
         return f"exploded ({ratio:.0e})"
     if 0.1 <= ratio <= 10:
         return f"stable ({ratio:.2f})"
-    return f"drifted ({ratio:.2g})"
+    return f"{'shrank' if ratio < 1 else 'grew'} ({ratio:.2g})"
 
 
 def _stable(r):

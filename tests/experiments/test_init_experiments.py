@@ -59,3 +59,20 @@ def test_init_scale_he_for_relu_fan_in_for_tanh_fixed_scales_vanish_or_explode(t
     assert r["tanh/too large"]["saturated"].mean() > 0.5
     assert r["tanh/too large"]["back_ratio"] > 1e3
     assert "exactly zero" in res.conclusion
+
+
+def test_random_features_accuracy_rises_with_units_and_classes_separate_along_w(tmp_path):
+    res = X.run("random-features", quick=True, out=tmp_path, progress=False)
+    saved = _saved(tmp_path, res)
+    assert len(saved["figures"]) == 2
+    n = res.numbers
+    units, tr, te = n["units"], n["train_acc"], n["test_acc"]
+    assert units[0] == 2 and units[-1] == 1000
+    many = units >= 50
+    # two random units are too few; from 50 on the output layer separates the moons
+    assert tr[0] < 0.9 and tr[many].min() > 0.95 and tr[many].min() > tr[0] + 0.08
+    assert te[many].min() > 0.9 and te[many].min() > te[0] + 0.05
+    # more random units than there are lines needed: beyond the best line in the input plane
+    assert tr[many].min() > n["acc_best_input_line"] + 0.04
+    # in hidden space the classes separate along w and overlap orthogonally to it
+    assert n["acc_along_w"] > 0.95 and n["acc_orthogonal"] < 0.75
