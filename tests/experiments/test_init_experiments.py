@@ -76,3 +76,25 @@ def test_random_features_accuracy_rises_with_units_and_classes_separate_along_w(
     assert tr[many].min() > n["acc_best_input_line"] + 0.04
     # in hidden space the classes separate along w and overlap orthogonally to it
     assert n["acc_along_w"] > 0.95 and n["acc_orthogonal"] < 0.75
+
+
+def test_hidden_units_two_solve_xor_not_spirals_and_kinks_at_origin_train_worse(tmp_path):
+    res = X.run("hidden-units", quick=True, out=tmp_path, progress=False)
+    saved = _saved(tmp_path, res)
+    assert len(saved["figures"]) == 2
+    acc, runs = res.numbers["accuracy"], res.numbers["runs"]
+    # 2 hidden units: enough for XOR (from the best start), not for 1.5-turn spirals
+    assert acc["xor/2"] > 0.97 and acc["spirals/2"] < 0.75
+    # 10 units with random offsets get further on the spirals, 100 solve them
+    assert acc["spirals/2"] < acc["spirals/10/random"] < 0.95 < acc["spirals/100/random"]
+    # kinks all through the origin: the same nets train to a higher loss and lower accuracy
+    for h in ("10", "100"):
+        bad, good = runs[f"spirals/{h}/origin"], runs[f"spirals/{h}/random"]
+        assert bad["loss"][-1] > 1.2 * good["loss"][-1]
+        assert bad["accuracy"] < good["accuracy"] - 0.05
+    bad, good = runs["spirals/100/origin"], runs["spirals/100/random"]
+    assert bad["loss"][-1] > 3 * good["loss"][-1] and bad["accuracy"] < 0.92
+    # ... because the kinks stay near the origin instead of spreading over the data
+    assert np.median(bad["kink_distance"]) < 0.25 * np.median(good["kink_distance"])
+    # on XOR, whose class border passes through the origin, both starts succeed
+    assert min(acc[f"xor/{h}/{i}"] for h in ("10", "100") for i in ("origin", "random")) > 0.97
