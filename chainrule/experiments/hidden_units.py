@@ -82,6 +82,12 @@ def _train(hidden, init, X, y, steps, lr, g):
             "kinks": (w.copy(), b.copy())}
 
 
+def _steps_below(loss, level):
+    """First step at which the training loss is below ``level`` (None if never)."""
+    hit = np.flatnonzero(loss < level)
+    return int(hit[0]) if hit.size else None
+
+
 def _boundary(ax, model, kinks, X, y, title):
     lo, hi = X.min(axis=0) - 0.4, X.max(axis=0) + 0.4
     gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], 160), np.linspace(lo[1], hi[1], 160))
@@ -172,6 +178,13 @@ def run(ctx):
     dist = {k: float(np.median(res[f"spirals/{k}"]["kink_distance"]))
             for k in ("100/origin", "100/random")}
     spread = np.median(np.linalg.norm(data["spirals"][0], axis=1))
+    level = 0.3
+    reach = {k: _steps_below(res[f"spirals/{k}"]["loss"], level)
+             for k in ("100/origin", "100/random")}
+
+    def when(k):
+        return f"after {reach[k]} steps" if reach[k] is not None else f"not within {steps} steps"
+
     xor_many = min(acc[f"xor/{k}"] for k, h, _ in _CONFIGS if h > 2)
     verdict = ("trained to a much lower accuracy than" if sp["100/origin"] < sp["100/random"] - 0.1
                else "ended up close to" if abs(sp["100/origin"] - sp["100/random"]) <= 0.1
@@ -182,12 +195,14 @@ def run(ctx):
         f"{sp['100/random']:.1%} and {sp['100/origin']:.1%}: after {steps} SGD steps the "
         f"kinks-at-the-origin start {verdict} the random-offset start (median distance of the "
         f"kinks from the origin at the end {dist['100/origin']:.2f} against "
-        f"{dist['100/random']:.2f}; the median data point lies {spread:.2f} from it). On XOR, "
+        f"{dist['100/random']:.2f}; the median data point lies {spread:.2f} from it); the training "
+        f"loss of the 100-unit net fell below {level} {when('100/random')} from random offsets "
+        f"and {when('100/origin')} from the origin. On XOR, "
         f"whose class border runs through the origin, 10 and 100 units reached at least "
         f"{xor_many:.1%} from either start.")
     numbers = {k: {"accuracy": v["accuracy"], "loss": v["loss"],
                    "kink_distance": v["kink_distance"]} for k, v in res.items()}
     for task in _TASKS:
         numbers[f"{task}/2"]["start_accuracies"] = res[f"{task}/2"]["start_accuracies"]
-    return {"runs": numbers, "accuracy": acc, "steps": steps, "lr": lr, "starts": starts,
-            "data_median_radius": float(spread)}
+    return {"runs": numbers, "accuracy": acc, "steps_to_loss_0.3": reach, "steps": steps,
+            "lr": lr, "starts": starts, "data_median_radius": float(spread)}
