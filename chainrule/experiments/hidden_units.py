@@ -198,8 +198,8 @@ def run(ctx):
         f"{dist['100/random']:.2f}; the median data point lies {spread:.2f} from it); the training "
         f"loss of the 100-unit net fell below {level} {when('100/random')} from random offsets "
         f"and {when('100/origin')} from the origin. On XOR, "
-        f"whose class border runs through the origin, 10 and 100 units reached at least "
-        f"{xor_many:.1%} from either start.")
+        f"whose class border runs through the origin, 10 and 100 units reached "
+        f"{'' if xor_many >= 1 else 'at least '}{xor_many:.1%} from either start.")
     numbers = {k: {"accuracy": v["accuracy"], "loss": v["loss"],
                    "kink_distance": v["kink_distance"]} for k, v in res.items()}
     for task in _TASKS:
