@@ -447,6 +447,12 @@ def _conv_w_fwd(x, g, ksize, stride=(1, 1), padding=(0, 0, 0, 0), dilation=(1, 1
     cg = c // groups
     xp_ = _pad_hw(x, padding)
     win = _windows(xp_, ksize, stride, dilation, ho, wo)
+    if groups == 1 and ho * wo >= 100:
+        # Large planes: the forward pass's im2col layout (one cache-friendly copy) and one
+        # product per sample, summed over the batch.
+        cols = win.reshape(n, c * kh * kw, ho * wo)
+        dw = np.matmul(g.reshape(n, o, ho * wo), np.swapaxes(cols, 1, 2)).sum(axis=0)
+        return dw.reshape(o, c, kh, kw)
     # Lay samples and pixels side by side so the whole reduction is one product per group.
     cols = win.transpose(1, 2, 3, 0, 4, 5).reshape(groups, cg * kh * kw, n * ho * wo)
     gr = g.transpose(1, 0, 2, 3).reshape(groups, o // groups, n * ho * wo)
@@ -527,6 +533,7 @@ _C1 = dict(stride=(1, 2), padding=(0, 0, 1, 2), dilation=(1, 2), groups=2)  # 1-
 # stride 1 with no more output than input channels: the input gradient by full correlation
 _CF = dict(stride=(1, 1), padding=(0, 1, 1, 0), dilation=(1, 2), groups=1)
 _CF1 = dict(stride=(1, 1), padding=(0, 0, 1, 1), dilation=(1, 1), groups=1)
+_CW = dict(stride=(1, 1), padding=(1, 1, 1, 1), dilation=(1, 1), groups=1)
 explicit("conv2d", _conv_fwd, _conv_vjp, _conv_jvp,
          samples=[S(args=[(2, 3, 5, 5), (4, 3, 3, 3), (4,)], attrs=_CA),
                   S(args=[(2, 4, 6, 5), (6, 2, 2, 3)], attrs=_CB),
@@ -546,7 +553,9 @@ explicit("conv2d_input_grad", _conv_in_fwd, _conv_in_vjp, _conv_in_jvp,
 explicit("conv2d_weight_grad", _conv_w_fwd, _conv_w_vjp, _conv_w_jvp,
          samples=[S(args=[(2, 3, 5, 5), (2, 4, 3, 3)], attrs=dict(ksize=(3, 3), **_CA)),
                   S(args=[(2, 4, 6, 5), (2, 6, 3, 4)], attrs=dict(ksize=(2, 3), **_CB)),
-                  S(args=[(2, 4, 7), (2, 6, 3)], attrs=dict(ksize=(3,), **_C1))],
+                  S(args=[(2, 4, 7), (2, 6, 3)], attrs=dict(ksize=(3,), **_C1)),
+                  # an output plane of >= 100 pixels: one product per sample, summed
+                  S(args=[(2, 2, 11, 10), (2, 3, 11, 10)], attrs=dict(ksize=(3, 3), **_CW))],
          doc="The transpose of conv2d in its weight: a correlation of input and cotangent.")
 
 
