@@ -43,3 +43,33 @@ def test_learning_rate_small_good_large_batch_noise_and_decreasing_schedule(tmp_
         assert s[name]["final"] < const["final"] / 20
         assert s[name]["last_epoch_mean"] < const["last_epoch_mean"] / 20
     assert "worse than" in res.conclusion
+
+
+def _rank_correlation(a, b):
+    ra, rb = np.argsort(np.argsort(a)), np.argsort(np.argsort(b))
+    return float(np.corrcoef(ra, rb)[0, 1])
+
+
+def test_width_accuracy_rises_with_width_and_double_descent_peaks_at_threshold(tmp_path):
+    res = X.run("width", quick=True, out=tmp_path, progress=False)
+    _saved(tmp_path, res)
+    n = res.numbers
+    widths, tr, te = n["widths"], n["train_acc"], n["test_acc"]
+    # training (and test) accuracy rise with the width of the hidden layer
+    assert _rank_correlation(widths, tr) > 0.8
+    assert tr[-3:].min() > tr[:3].max() + 0.2 and tr[-1] > 0.9
+    assert te[-3:].min() > te[:3].max() + 0.2
+    # at a fixed number of steps there is a band of good learning rates: both ends are worse
+    wide = n["lr_sweep"]["128"]["test"]
+    assert wide[0] < wide.max() - 0.2 and wide[-1] < wide.max() - 0.1
+    # double descent: the test error peaks where the features just suffice to interpolate
+    dd, n_train = n["double_descent"], n["n_train"]
+    f, mse, err = dd["features"], dd["test_mse"], dd["test_error"]
+    assert 0.8 * n_train <= n["peak_features"] <= 1.25 * n_train
+    assert dd["train_error"][f >= n_train].max() == 0.0 and dd["train_error"][0] > 0.1
+    small = f == n["best_small_features"]
+    peak = f == n["peak_features"]
+    assert mse[peak][0] > 10 * max(mse[small][0], mse[-1])
+    assert err[peak][0] > err[small][0] + 0.1 and err[peak][0] > err[-1] + 0.08
+    # ... and comes down again past the threshold
+    assert mse[-1] < 2 * mse[f < n_train / 2].min() and "came down again" in res.conclusion
