@@ -2,6 +2,8 @@
 
 import json
 
+import numpy as np
+
 import chainrule.experiments as X
 
 
@@ -32,3 +34,35 @@ def test_memorization_random_labels_fit_perfectly_but_test_at_chance(tmp_path):
     assert true["test_acc"][-1] > chance + 0.6
     assert rand["test_acc"][-1] + 0.2 < runs[0.5]["test_acc"][-1] < true["test_acc"][-1] - 0.2
     assert "%, at chance" in res.conclusion
+
+
+def test_newton_converges_in_few_iterations_on_logistic_regression_damped_on_a_net(tmp_path):
+    res = X.run("newton", quick=True, out=tmp_path, progress=False)
+    _saved(tmp_path, res)
+    n = res.numbers
+    logit, net = n["logistic"], n["net"]
+    first_order = ("gradient descent", "SGD", "momentum")
+    # logistic regression: pure Newton is at the minimum (to round-off) within 10 iterations,
+    # far below where the best tuned first-order method is after 300 iterations
+    assert n["first_order_iters"] >= 300
+    assert n["logistic_newton_gap_at_10"] < 1e-10
+    assert n["logistic_best_first_order_gap"] > 1e4 * max(n["logistic_newton_gap_at_10"], 1e-16)
+    l_star = n["logistic_best_loss"]
+    newton = logit["Newton"]
+    reach = int(np.nonzero(newton["loss"] - l_star <= n["logistic_best_first_order_gap"])[0][0])
+    assert reach <= 6
+    # ... and in less wall time than the first-order method's 300 iterations
+    assert newton["time"][reach] < logit[n["logistic_best_first_order"]]["time"][-1]
+    for m in first_order:
+        assert logit[m]["loss"][10] - l_star > 1e3 * (newton["loss"][10] - l_star + 1e-16)
+    # tanh net: Newton with almost no damping raises the loss far above its start ...
+    plain, lm = net["Newton (damping 1e-3)"], net["damped Newton (LM)"]
+    assert plain["loss"].max() > 5 * plain["loss"][0]
+    # ... damped Newton lowers it at every step, below every first-order method at the same
+    # iteration count, but per second the best first-order method gets further
+    k = n["net_newton_iters"]
+    assert n["net_newton_monotone"] and lm["loss"][-1] < 0.3 * lm["loss"][0]
+    for m in first_order:
+        assert lm["loss"][-1] < 0.9 * net[m]["loss"][k]
+    assert n["net_first_order_at_newton_time"] < 0.5 * n["net_newton_final"]
+    assert "damped Newton lost" in res.conclusion
