@@ -66,3 +66,44 @@ def test_newton_converges_in_few_iterations_on_logistic_regression_damped_on_a_n
         assert lm["loss"][-1] < 0.9 * net[m]["loss"][k]
     assert n["net_first_order_at_newton_time"] < 0.5 * n["net_newton_final"]
     assert "damped Newton lost" in res.conclusion
+
+
+def test_loss_landscape_assignment_is_exact_on_small_matrices():
+    import itertools
+
+    from chainrule.experiments.loss_landscape import assign
+
+    rng = np.random.default_rng(0)
+    for t in range(60):
+        n = int(rng.integers(1, 7))
+        c = rng.normal(size=(n, n))
+        if t % 3 == 0:
+            c = np.round(c)  # ties
+        perm = assign(c)
+        best = min(sum(c[i, q[i]] for i in range(n)) for q in itertools.permutations(range(n)))
+        assert sorted(perm.tolist()) == list(range(n))
+        assert abs(c[np.arange(n), perm].sum() - best) < 1e-9
+
+
+def test_loss_landscape_no_barrier_from_init_and_alignment_lowers_the_barrier(tmp_path):
+    res = X.run("loss-landscape", quick=True, out=tmp_path, progress=False)
+    _saved(tmp_path, res)
+    n = res.numbers
+    barrier, lines = n["barrier"], n["lines"]
+    # the permuted network is a different point computing the same function
+    assert n["permutation_moved"] > 1.0
+    assert n["same_function_max_diff"] < 1e-5 * max(1.0, n["output_scale"])
+    # init -> solution: the loss falls (almost) monotonically, no barrier to climb
+    assert n["init_line_total_drop"] > 1.0
+    assert n["init_line_largest_rise"] < 0.02 * n["init_line_total_drop"]
+    # two solutions from different seeds: a barrier in between, with the midpoint far worse
+    ab, abp = lines["A to B"], lines["A to permuted B"]
+    mid = len(n["alphas"]) // 2
+    assert barrier["A to B"] > 0.5
+    assert ab["test_acc"][mid] < min(ab["test_acc"][0], ab["test_acc"][-1]) - 0.15
+    # after aligning the hidden units the barrier is much lower and the midpoint works
+    assert barrier["A to permuted B"] < 0.3 * barrier["A to B"]
+    assert abp["test_acc"][mid] > ab["test_acc"][mid] + 0.15
+    assert n["distance_after"] < n["distance_before"]
+    for before, after in zip(n["mean_corr_before"], n["mean_corr_after"]):
+        assert after > before + 0.3
