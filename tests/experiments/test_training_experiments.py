@@ -73,3 +73,30 @@ def test_width_accuracy_rises_with_width_and_double_descent_peaks_at_threshold(t
     assert err[peak][0] > err[small][0] + 0.1 and err[peak][0] > err[-1] + 0.08
     # ... and comes down again past the threshold
     assert mse[-1] < 2 * mse[f < n_train / 2].min() and "came down again" in res.conclusion
+
+
+def test_depth_parameter_counts_and_matched_budget_accuracy(tmp_path):
+    res = X.run("depth", quick=True, out=tmp_path, progress=False)
+    _saved(tmp_path, res)
+    n = res.numbers
+    depths, counts, budget = n["depths"], n["counts"], n["budget"]
+    assert depths == [1, 2, 3]
+    for d in depths:
+        c = counts[str(d)]
+        sizes = c["sizes"]
+        assert sizes[0] == 784 and sizes[-1] == 10 and len(sizes) == d + 2
+        # counted from the models' parameters; the closed form, written out here
+        weights = sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
+        assert c["without_bias"] == weights
+        assert c["with_bias"] == weights + sum(sizes[1:])
+        # the budgets match within 5%
+        assert abs(c["with_bias"] - budget) <= 0.05 * budget
+    acc = n["accuracy"]
+    tw = [acc[f"twisted sectors/{d}"] for d in depths]
+    se = [acc[f"sectors/{d}"]["test"] for d in depths]
+    # a class that needs composition: deeper is better at the same budget, train and test
+    assert tw[1]["test"] > tw[0]["test"] + 0.07 and tw[2]["test"] > tw[0]["test"] + 0.15
+    assert tw[2]["train"] > tw[0]["train"] + 0.1
+    # a class one hidden layer represents directly: depth makes no difference
+    assert min(se) > 0.75 and max(se) - min(se) < 0.05
+    assert "matched the formula" in res.conclusion
