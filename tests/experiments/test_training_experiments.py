@@ -100,3 +100,30 @@ def test_depth_parameter_counts_and_matched_budget_accuracy(tmp_path):
     # a class one hidden layer represents directly: depth makes no difference
     assert min(se) > 0.75 and max(se) - min(se) < 0.05
     assert "matched the formula" in res.conclusion
+
+
+def test_regularization_l1_is_sparse_l2_is_not_and_early_stopping_restores_best(tmp_path):
+    res = X.run("regularization", quick=True, out=tmp_path, progress=False)
+    _saved(tmp_path, res)
+    n = res.numbers
+    lams, l1, l2 = n["lambdas"], n["sweep"]["L1"], n["sweep"]["L2"]
+    assert lams[0] == 0 and len(lams) >= 4
+    pos = lams > 0
+    # at the same lambda, L1 leaves many more weights near zero than L2 ...
+    assert np.all(l1["near_zero"][pos] > l2["near_zero"][pos] + 0.15)
+    strong = lams >= 3e-3
+    assert np.all(l1["near_zero"][strong] > 3 * l2["near_zero"][strong])
+    assert l1["near_zero"][strong].max() > 0.8 and l2["near_zero"].max() < 0.5
+    # ... more of them the larger lambda
+    assert np.all(np.diff(l1["near_zero"]) > 0) and l1["near_zero"][-1] > l1["near_zero"][0] + 0.7
+    # the weights L1 keeps are those from the informative inputs
+    i = list(lams).index(n["shown_lambda"])
+    assert l1["informative_share"][i] > 1.5 * l2["informative_share"][i]
+    assert l1["test_acc"].max() > l1["test_acc"][0] + 0.03
+    # early stopping: the restored weights beat the final, overfit ones on validation data
+    es = n["early_stopping"]
+    assert es["stop_epoch"] - es["best_epoch"] == es["patience"]
+    assert es["stop_epoch"] < len(es["val_loss"]) - 1
+    assert es["restored_val_loss"] == es["val_loss"].min()
+    assert es["restored_val_loss"] < 0.8 * es["final_val_loss"]
+    assert es["train_loss"][-1] < es["train_loss"][es["best_epoch"]] - 0.1
