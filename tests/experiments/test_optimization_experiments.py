@@ -107,3 +107,34 @@ def test_loss_landscape_no_barrier_from_init_and_alignment_lowers_the_barrier(tm
     assert n["distance_after"] < n["distance_before"]
     for before, after in zip(n["mean_corr_before"], n["mean_corr_after"]):
         assert after > before + 0.3
+
+
+def test_sharp_flat_power_iteration_is_exact_and_full_batch_ends_sharper(tmp_path):
+    res = X.run("sharp-flat", quick=True, out=tmp_path, progress=False)
+    _saved(tmp_path, res)
+    n = res.numbers
+    # power iteration on Hessian-vector products = largest-magnitude eigenvalue of the dense
+    # Hessian (cr.hessian + eigvalsh) of a tiny net
+    chk = n["dense_check"]
+    assert chk["relative_error"] < 1e-6 and chk["dense"] > 0
+    runs, lr, target = n["runs"], n["lr"], n["target_loss"]
+    small, large = n["batches"][0], n["batches"][-1]
+    assert small <= 10 and large >= 1000
+    for s in n["seeds"]:
+        rs, rl = runs[f"{s}/{small}"], runs[f"{s}/{large}"]
+        # both reached the same training loss
+        assert rs["train_loss"] < target and rl["train_loss"] < target
+        for r in (rs, rl):  # the power iteration converged
+            h = r["power_history"]
+            assert abs(h[-1] - h[-2]) < 1e-3 * abs(h[-1])
+        # full batch: sharpness up at the stability limit 2/lr; batch 10: far below it
+        assert 0.7 * 2 / lr < rl["sharpness"] < 1.4 * 2 / lr
+        assert rs["sharpness"] < 0.4 * 2 / lr
+        assert rl["sharpness"] > 2.5 * rs["sharpness"]
+        # ... and the loss rises faster around it, along its top eigenvector and at random
+        if "slice_eig" in rl:
+            rise_l = rl["slice_eig"][[0, -1]].mean() - rl["train_loss"]
+            rise_s = rs["slice_eig"][[0, -1]].mean() - rs["train_loss"]
+            assert rise_l > 2.5 * rise_s
+            assert rl["slice_random"][[0, -1]].min() > rs["slice_random"][[0, -1]].max()
+    assert "times sharper" in res.conclusion and "Generalisation gap" in res.conclusion
