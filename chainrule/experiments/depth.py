@@ -143,7 +143,7 @@ def run(ctx):
     mismatch = max(abs(c["with_bias"] - budget) / budget for c in counts.values())
 
     n_train, n_test = ctx.pick(3000, 5000), ctx.pick(1000, 2000)
-    steps = ctx.pick(1000, 3000)
+    steps = ctx.pick(1000, 2000)
     seeds = ctx.pick([ctx.seed], [ctx.seed, ctx.seed + 1, ctx.seed + 2])
     tasks = {"sectors": 0.0, "twisted sectors": 1.0}
     sets = {(name, s): _images(s, n_train, n_test, twist)
