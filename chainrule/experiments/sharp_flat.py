@@ -193,7 +193,7 @@ def run(ctx):
 
     p = plt()
     fig, axes = p.subplots(1, 4, figsize=(20, 4.6))
-    colors = p.get_cmap("coolwarm")(np.linspace(0, 1, len(batches)))
+    colors = p.get_cmap("plasma")(np.linspace(0, 0.85, len(batches)))
     for b, c in zip(batches, colors):
         r = runs[f"{ctx.seed}/{b}"]
         name = "full batch" if b == n_train else f"batch {b}"
