@@ -37,7 +37,7 @@ import chainrule as cr
 from ._base import plt
 
 NAME = "depth"
-SUMMARY = ("MLPs with 1-3 hidden layers on 784-input 10-class data: parameter counts with and "
+SUMMARY = ("MLPs with 1-4 hidden layers on 784-input 10-class data: parameter counts with and "
            "without biases, accuracy at matched parameter budgets")
 
 _IN, _OUT = 784, 10
