@@ -12,9 +12,28 @@ from ._util import as_tensor, binary_args, op
 S = dict
 
 
+def _flat_matmul(x, w):
+    """``x @ w`` for an n-d ``x`` and a 2-d ``w`` as one 2-d product: numpy would run one small
+    product per leading index (about twice as slow for a (16, 64, 128) batch of sequences)."""
+    if x.ndim <= 2 or x.size == 0:
+        return np.matmul(x, w)
+    return np.matmul(x.reshape(-1, x.shape[-1]), w).reshape(*x.shape[:-1], w.shape[-1])
+
+
 # -- matmul on operands with ndim >= 2; the front-end handles the 1-D cases --------------------
+def _matmul_fwd(x, y):
+    return _flat_matmul(x, y) if y.ndim == 2 else np.matmul(x, y)
+
+
 def _matmul_vjp(xp, g, out, ins, needs):
     x, y = ins
+    if not xp.is_tensor_ns and y.ndim == 2 and x.ndim > 2 and x.size:
+        # a stack of inputs times one matrix: one 2-d product each way, the weight's gradient
+        # summed over the stack by the product itself
+        gx = _flat_matmul(g, y.T) if needs[0] else None
+        gy = (np.matmul(x.reshape(-1, x.shape[-1]).T, g.reshape(-1, g.shape[-1]))
+              if needs[1] else None)
+        return gx, gy
     gx = xp.matmul(g, xp.swapaxes(y, -1, -2)) if needs[0] else None
     gy = xp.matmul(xp.swapaxes(x, -1, -2), g) if needs[1] else None
     return gx, gy
@@ -32,14 +51,14 @@ def _matmul_jvp(xp, ts, out, ins):
     return acc
 
 
-explicit("matmul", np.matmul, _matmul_vjp, _matmul_jvp, nin=2,
+explicit("matmul", _matmul_fwd, _matmul_vjp, _matmul_jvp, nin=2,
          samples=[S(args=[(3, 4), (4, 5)]), S(args=[(2, 3, 4), (4, 2)]),
                   S(args=[(2, 1, 3, 4), (3, 4, 2)])])
 
 
 # -- linear: x @ W.T + b, fused so the weight gradient comes out in W's own layout ------------
 def _linear_fwd(x, w, b=None):
-    out = np.matmul(x, w.T)
+    out = _flat_matmul(x, w.T)
     if b is not None:
         out += b
     return out
@@ -48,7 +67,10 @@ def _linear_fwd(x, w, b=None):
 def _linear_vjp(xp, g, out, ins, needs):
     x, w = ins[0], ins[1]
     n_out, n_in = w.shape
-    gx = xp.matmul(g, w) if needs[0] else None
+    if needs[0]:
+        gx = _flat_matmul(g, w) if not xp.is_tensor_ns else xp.matmul(g, w)
+    else:
+        gx = None
     gw = gb = None
     if needs[1] or (len(ins) > 2 and needs[2]):
         g2 = xp.reshape(g, (-1, n_out)) if g.ndim != 2 else g
