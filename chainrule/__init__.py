@@ -26,6 +26,7 @@ from .core.transforms import (  # noqa: E402
     grad, hessian, hvp, jacfwd, jacobian, jacrev, jvp, value_and_grad, vjp,
 )
 from .core.registry import REGISTRY  # noqa: E402
+from .core.parallel import get_num_threads, set_num_threads  # noqa: E402
 from . import testing  # noqa: E402
 
 bool = bool_  # noqa: A001

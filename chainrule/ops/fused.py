@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..core import parallel
 from ..core.registry import explicit, linear
 
 S = dict
@@ -385,9 +386,10 @@ def _windows(xp_, ksize, stride, dilation, ho, wo):
 
 # 1-D convolutions use the same ops on (N, C, L) arrays: a height-1 image with the height
 # attributes set to stride 1, padding 0, dilation 1 (one graph node, no reshapes around it).
-def _conv_fwd(x, w, b=None, stride=(1, 1), padding=(0, 0, 0, 0), dilation=(1, 1), groups=1):
+def _conv_fwd_whole(x, w, b=None, stride=(1, 1), padding=(0, 0, 0, 0), dilation=(1, 1),
+                    groups=1):
     if x.ndim == 3:
-        return _conv_fwd(x[:, :, None], w[:, :, None], b, stride, padding, dilation,
+        return _conv_fwd_whole(x[:, :, None], w[:, :, None], b, stride, padding, dilation,
                          groups)[:, :, 0]
     n = x.shape[0]
     o, cg, kh, kw = w.shape
@@ -406,10 +408,11 @@ def _conv_fwd(x, w, b=None, stride=(1, 1), padding=(0, 0, 0, 0), dilation=(1, 1)
     return out
 
 
-def _conv_in_fwd(g, w, in_hw, stride=(1, 1), padding=(0, 0, 0, 0), dilation=(1, 1), groups=1):
+def _conv_in_fwd_whole(g, w, in_hw, stride=(1, 1), padding=(0, 0, 0, 0), dilation=(1, 1),
+                       groups=1):
     if g.ndim == 3:
-        return _conv_in_fwd(g[:, :, None], w[:, :, None], (1,) + tuple(in_hw), stride, padding,
-                            dilation, groups)[:, :, 0]
+        return _conv_in_fwd_whole(g[:, :, None], w[:, :, None], (1,) + tuple(in_hw), stride,
+                                  padding, dilation, groups)[:, :, 0]
     n, o, ho, wo = g.shape
     _, cg, kh, kw = w.shape
     (sh, sw), (dh, dw) = stride, dilation
@@ -422,7 +425,7 @@ def _conv_in_fwd(g, w, in_hw, stride=(1, 1), padding=(0, 0, 0, 0), dilation=(1, 
         # transposed kernel: one im2col of g and one product, cheaper than scattering C*kh*kw
         # columns back (col2im) when g has no more channels than x.
         wf = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
-        return _conv_fwd(g, wf, None, (1, 1), full, dilation, 1)
+        return _conv_fwd_whole(g, wf, None, (1, 1), full, dilation, 1)
     wg = w.reshape(groups, o // groups, cg * kh * kw)
     dcols = np.matmul(np.swapaxes(wg, 1, 2), g.reshape(n, groups, o // groups, ho * wo))
     dcols = dcols.reshape(n, c, kh, kw, ho, wo)
@@ -437,9 +440,10 @@ def _conv_in_fwd(g, w, in_hw, stride=(1, 1), padding=(0, 0, 0, 0), dilation=(1, 
     return dx
 
 
-def _conv_w_fwd(x, g, ksize, stride=(1, 1), padding=(0, 0, 0, 0), dilation=(1, 1), groups=1):
+def _conv_w_fwd_whole(x, g, ksize, stride=(1, 1), padding=(0, 0, 0, 0), dilation=(1, 1),
+                      groups=1):
     if x.ndim == 3:
-        return _conv_w_fwd(x[:, :, None], g[:, :, None], (1,) + tuple(ksize), stride, padding,
+        return _conv_w_fwd_whole(x[:, :, None], g[:, :, None], (1,) + tuple(ksize), stride, padding,
                            dilation, groups)[:, :, 0]
     n, c = x.shape[:2]
     _, o, ho, wo = g.shape
@@ -458,6 +462,36 @@ def _conv_w_fwd(x, g, ksize, stride=(1, 1), padding=(0, 0, 0, 0), dilation=(1, 1
     gr = g.transpose(1, 0, 2, 3).reshape(groups, o // groups, n * ho * wo)
     dw = np.matmul(gr, np.swapaxes(cols, 1, 2))
     return dw.reshape(o, cg, kh, kw)
+
+
+# Each of the three runs batch-parallel when the work is large (chainrule.core.parallel):
+# samples are independent, so chunks of the batch go to separate threads and the outputs are
+# joined along the batch (the weight gradient: summed over the chunks).
+def _taps_of(w):
+    return int(np.prod(w.shape[2:]))
+
+
+def _conv_fwd(x, w, b=None, **attrs):
+    parts = parallel.batch_map(lambda a, z: _conv_fwd_whole(x[a:z], w, b, **attrs),
+                               x.shape[0], x.size * _taps_of(w))
+    return _conv_fwd_whole(x, w, b, **attrs) if parts is None else np.concatenate(parts)
+
+
+def _conv_in_fwd(g, w, in_hw, **attrs):
+    parts = parallel.batch_map(lambda a, z: _conv_in_fwd_whole(g[a:z], w, in_hw, **attrs),
+                               g.shape[0], g.size * _taps_of(w))
+    return _conv_in_fwd_whole(g, w, in_hw, **attrs) if parts is None else np.concatenate(parts)
+
+
+def _conv_w_fwd(x, g, ksize, **attrs):
+    parts = parallel.batch_map(lambda a, z: _conv_w_fwd_whole(x[a:z], g[a:z], ksize, **attrs),
+                               x.shape[0], g.size * int(np.prod(ksize)))
+    if parts is None:
+        return _conv_w_fwd_whole(x, g, ksize, **attrs)
+    out = parts[0]
+    for p in parts[1:]:
+        out += p
+    return out
 
 
 def _cattrs(attrs):
@@ -626,6 +660,14 @@ def _taps(ksize, stride, dilation, out_hw):
 
 
 def _maxpool_fwd(x, ksize, stride, padding, dilation, out_hw):
+    parts = parallel.batch_map(
+        lambda a, z: _maxpool_fwd_whole(x[a:z], ksize, stride, padding, dilation, out_hw),
+        x.shape[0], x.size)
+    return (_maxpool_fwd_whole(x, ksize, stride, padding, dilation, out_hw) if parts is None
+            else np.concatenate(parts))
+
+
+def _maxpool_fwd_whole(x, ksize, stride, padding, dilation, out_hw):
     xp_ = _pad_fill(x, padding, -np.inf)
     out = None
     for _, sl in _taps(ksize, stride, dilation, out_hw):
@@ -681,6 +723,14 @@ def _maxpool_vjp(xp, g, out, ins, needs, ksize, stride, padding, dilation, out_h
         arg = maxpool_winners(xa, oa, ksize, stride, padding, dilation, out_hw)
         idx = maxpool_indices(arg, xa.shape[2:], ksize, stride, padding, dilation)
         return (xp.apply("put_planes", g, index=idx, in_shape=tuple(xa.shape), unique=unique),)
+    attrs = (ksize, stride, padding, dilation, out_hw, unique)
+    parts = parallel.batch_map(lambda a, z: _maxpool_dx(g[a:z], xa[a:z], oa[a:z], *attrs),
+                               xa.shape[0], xa.size)
+    return (_maxpool_dx(g, xa, oa, *attrs) if parts is None else np.concatenate(parts),)
+
+
+def _maxpool_dx(g, xa, oa, ksize, stride, padding, dilation, out_hw, unique):
+    """The input gradient on raw arrays: each window's cotangent routed to its winner."""
     pt, pb, pl, pr = padding
     n, c, h, w = xa.shape
     dx = np.zeros((n, c, h + pt + pb, w + pl + pr), dtype=g.dtype)
@@ -692,7 +742,7 @@ def _maxpool_vjp(xp, g, out, ins, needs, ksize, stride, padding, dilation, out_h
             dx[sl] += g * m
     if pt or pb or pl or pr:
         dx = dx[:, :, pt:pt + h, pl:pl + w]
-    return (dx,)
+    return dx
 
 
 def _maxpool_jvp(xp, ts, out, ins, ksize, stride, padding, dilation, out_hw):
