@@ -390,7 +390,7 @@ def _conv_fwd_whole(x, w, b=None, stride=(1, 1), padding=(0, 0, 0, 0), dilation=
                     groups=1):
     if x.ndim == 3:
         return _conv_fwd_whole(x[:, :, None], w[:, :, None], b, stride, padding, dilation,
-                         groups)[:, :, 0]
+                               groups)[:, :, 0]
     n = x.shape[0]
     o, cg, kh, kw = w.shape
     xp_ = _pad_hw(x, padding)
@@ -443,8 +443,8 @@ def _conv_in_fwd_whole(g, w, in_hw, stride=(1, 1), padding=(0, 0, 0, 0), dilatio
 def _conv_w_fwd_whole(x, g, ksize, stride=(1, 1), padding=(0, 0, 0, 0), dilation=(1, 1),
                       groups=1):
     if x.ndim == 3:
-        return _conv_w_fwd_whole(x[:, :, None], g[:, :, None], (1,) + tuple(ksize), stride, padding,
-                           dilation, groups)[:, :, 0]
+        return _conv_w_fwd_whole(x[:, :, None], g[:, :, None], (1,) + tuple(ksize), stride,
+                                 padding, dilation, groups)[:, :, 0]
     n, c = x.shape[:2]
     _, o, ho, wo = g.shape
     kh, kw = ksize
