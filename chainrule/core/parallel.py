@@ -23,10 +23,11 @@ the last bits between thread counts.
 
 from __future__ import annotations
 
-import ctypes
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor, wait
+
+from .. import _openblas
 
 # Work (elements touched) below which an op is not split: one chunk hand-off costs tens of
 # microseconds, so a chunk must take well over that.
@@ -37,41 +38,6 @@ _lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None
 _pool_size = 0
 _threads: int | None = None
-_blas = None  # (get, set) OpenBLAS thread-count functions, or False when not found
-
-
-def _find_blas():
-    """OpenBLAS's get/set thread-count functions in this process, or False."""
-    global _blas
-    if _blas is not None:
-        return _blas
-    _blas = False
-    names = (("scipy_openblas_get_num_threads64_", "scipy_openblas_set_num_threads64_"),
-             ("scipy_openblas_get_num_threads", "scipy_openblas_set_num_threads"),
-             ("openblas_get_num_threads64_", "openblas_set_num_threads64_"),
-             ("openblas_get_num_threads", "openblas_set_num_threads"))
-    try:
-        import numpy  # noqa: F401  (loads its BLAS)
-
-        with open("/proc/self/maps", encoding="utf-8", errors="replace") as f:
-            paths = sorted({p for p in (line.split()[-1] for line in f if "/" in line)
-                            if "openblas" in os.path.basename(p).lower() and ".so" in p})
-    except OSError:
-        return _blas
-    for path in paths:
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            continue
-        for get_name, set_name in names:
-            get, set_ = getattr(lib, get_name, None), getattr(lib, set_name, None)
-            if get is not None and set_ is not None:
-                get.restype = ctypes.c_int
-                set_.argtypes = [ctypes.c_int]
-                set_.restype = None
-                _blas = (get, set_)
-                return _blas
-    return _blas
 
 
 def get_num_threads() -> int:
@@ -137,10 +103,9 @@ def run_chunks(fn, parts):
     """``[fn(a, b) for a, b in parts]`` with the chunks on separate threads (the first on the
     calling thread), OpenBLAS held to one thread meanwhile."""
     pool = _get_pool(len(parts) - 1)
-    blas = _find_blas()
-    saved = blas[0]() if blas else None
-    if blas and saved != 1:
-        blas[1](1)
+    saved = _openblas.get_threads()
+    if saved not in (None, 1):
+        _openblas.set_threads(1)
     try:
         futures = [pool.submit(_run_marked, fn, a, b) for a, b in parts[1:]]
         try:
@@ -149,8 +114,8 @@ def run_chunks(fn, parts):
             wait(futures)  # never hand BLAS its threads back while a chunk still runs
         return [first] + [f.result() for f in futures]
     finally:
-        if blas and saved != 1:
-            blas[1](saved)
+        if saved not in (None, 1):
+            _openblas.set_threads(saved)
 
 
 def batch_map(fn, n: int, work: int):

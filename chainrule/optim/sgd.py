@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import _openblas
 from ..errors import ArgumentError
 from ..tensor import Tensor
 from .optimizer import Optimizer, check_number
@@ -87,13 +88,14 @@ class SGD(Optimizer):
                     buf = state["momentum_buffer"] = Tensor._wrap(np.array(g, dtype=d.dtype))
                 else:
                     b = buf.data
-                    b *= momentum
-                    if dampening == 0:
-                        b += g
-                    else:
+                    if dampening != 0:
+                        b *= momentum
                         t1 = self._scratch(d, 1)
                         np.multiply(g, 1 - dampening, out=t1)
                         b += t1
+                    elif not _openblas.axpby(1.0, g, momentum, b):  # one pass where it can
+                        b *= momentum
+                        b += g
                 if nesterov:
                     t1 = self._scratch(d, 1)
                     np.multiply(buf.data, momentum, out=t1)
@@ -101,6 +103,8 @@ class SGD(Optimizer):
                     g = t1
                 else:
                     g = buf.data
+            if _openblas.axpy(-lr, g, d):  # d -= lr g in one pass where it can
+                continue
             out = g if g is t0 or (momentum != 0 and nesterov) else t0
             np.multiply(g, lr, out=out)
             d -= out

@@ -275,3 +275,40 @@ def test_load_state_dict_rejects_state_of_another_shape():
     other = SGD([cr.zeros(4, requires_grad=True)], lr=0.1, momentum=0.9)
     with pytest.raises(ArgumentError, match=r"shape \(3,\).*\(4,\)"):
         other.load_state_dict(sd)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("momentum,nesterov,dampening", [(0.0, False, 0.0), (0.9, False, 0.0),
+                                                         (0.9, True, 0.0), (0.9, False, 0.5)])
+def test_sgd_on_large_parameters_matches_the_formula(monkeypatch, dtype, momentum, nesterov,
+                                                     dampening):
+    """Large parameters take the one-pass OpenBLAS update where NumPy's OpenBLAS offers it;
+    the numbers are PyTorch's formula either way."""
+    from chainrule import _openblas
+
+    calls = []
+    for name in ("axpy", "axpby"):
+        real = getattr(_openblas, name)
+        monkeypatch.setattr(_openblas, name,
+                            lambda *a, _real=real, _n=name: calls.append(_n) or _real(*a))
+    rng = np.random.default_rng(0)
+    n = 3 * _openblas.MIN_SIZE
+    w0 = rng.standard_normal(n).astype(dtype)
+    grads = [rng.standard_normal(n).astype(dtype) for _ in range(4)]
+    p = cr.nn.Parameter(w0.copy())
+    opt = cr.optim.SGD([p], lr=0.05, momentum=momentum, nesterov=nesterov,
+                       dampening=dampening, weight_decay=0.01)
+    w, buf = w0.astype(np.float64), None
+    for g in grads:
+        p.grad = cr.tensor(g)
+        opt.step()
+        d = g.astype(np.float64) + 0.01 * w
+        if momentum:
+            buf = d.copy() if buf is None else momentum * buf + (1 - dampening) * d
+            d = d + momentum * buf if nesterov else buf
+        w = w - 0.05 * d
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(p.detach().numpy(), w, rtol=tol, atol=tol)
+    if _openblas.available():
+        assert "axpy" in calls
+        assert ("axpby" in calls) == (momentum != 0 and dampening == 0)
