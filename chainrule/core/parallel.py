@@ -50,6 +50,11 @@ def get_num_threads() -> int:
     return _threads
 
 
+def serial() -> bool:
+    """True when batch-parallel ops should run whole without further checks (the default)."""
+    return _threads == 1 or (_threads is None and get_num_threads() == 1)
+
+
 def set_num_threads(n: int) -> None:
     """Use ``n`` threads for the batch-parallel ops (1 turns splitting off)."""
     from ..errors import ArgumentError
