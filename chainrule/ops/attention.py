@@ -28,6 +28,7 @@ from ..errors import ArgumentError, DTypeError, ShapeError
 from ..random import _gen
 from ..tensor import Tensor
 from ._util import as_tensor, op
+from .linalg import sum_kept
 
 S = dict
 
@@ -50,7 +51,7 @@ def _probs_fwd(q, k, bias=None, scale=1.0, mask=None):
         m[~np.isfinite(m)] = 0
     s -= m
     np.exp(s, out=s)
-    den = s.sum(axis=-1, keepdims=True)
+    den = sum_kept(s, (-1,))
     if mask is not None or bias is not None:
         den[den == 0] = 1
     s /= den
@@ -60,7 +61,10 @@ def _probs_fwd(q, k, bias=None, scale=1.0, mask=None):
 def _probs_vjp(xp, g, out, ins, needs, scale=1.0, mask=None):
     q, k = ins[0], ins[1]
     p = out
-    ds = p * (g - xp.sum(g * p, axis=-1, keepdims=True))
+    if xp.is_tensor_ns:
+        ds = p * (g - xp.sum(g * p, axis=-1, keepdims=True))
+    else:
+        ds = p * (g - sum_kept(g * p, (-1,)))
     gb = ds if len(ins) > 2 and needs[2] else None
     gq = gk = None
     if needs[0] or needs[1]:

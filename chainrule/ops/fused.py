@@ -18,7 +18,7 @@ import numpy as np
 
 from ..core import parallel
 from ..core.registry import explicit, linear
-from .linalg import sum_leading
+from .linalg import sum_kept, sum_leading
 
 S = dict
 
@@ -32,11 +32,13 @@ def _arr(t):
 def _softmax_fwd(x, dim=-1):
     e = x - np.max(x, axis=dim, keepdims=True)
     np.exp(e, out=e)
-    e /= np.sum(e, axis=dim, keepdims=True)
+    e /= sum_kept(e, (dim,))
     return e
 
 
 def _softmax_vjp(xp, g, out, ins, needs, dim=-1):
+    if not xp.is_tensor_ns:
+        return (out * (g - sum_kept(g * out, (dim,))),)
     return (out * (g - xp.sum(g * out, axis=dim, keepdims=True)),)
 
 
@@ -51,7 +53,7 @@ explicit("softmax", _softmax_fwd, _softmax_vjp, _softmax_jvp,
 
 def _log_softmax_fwd(x, dim=-1):
     s = x - np.max(x, axis=dim, keepdims=True)
-    s -= np.log(np.sum(np.exp(s), axis=dim, keepdims=True))
+    s -= np.log(sum_kept(np.exp(s), (dim,)))
     return s
 
 
@@ -221,9 +223,17 @@ explicit("nll_loss", _nll_fwd, _nll_vjp, _nll_jvp,
 
 # -- normalisation: (x - mean) / sqrt(var + eps) over `axes`, then * w + b --------------------
 def _norm_stats(x, axes, eps):
-    mu = np.mean(x, axis=axes, keepdims=True)
-    xc = x - mu
-    var = np.mean(np.square(xc), axis=axes, keepdims=True)
+    if x.dtype not in (np.float32, np.float64):  # NumPy's mean accumulates these wider
+        mu = np.mean(x, axis=axes, keepdims=True)
+        xc = x - mu
+        var = np.mean(np.square(xc), axis=axes, keepdims=True)
+    else:
+        n = _count(x.shape, axes)
+        mu = sum_kept(x, axes)
+        mu /= n
+        xc = x - mu
+        var = sum_kept(np.square(xc), axes)
+        var /= n
     rstd = 1.0 / np.sqrt(var + eps)
     return xc, rstd.astype(x.dtype, copy=False)
 
@@ -250,10 +260,17 @@ def _norm_parts(xp, x, axes, eps):
     return xc * rstd, rstd
 
 
-def _mean(xp, v, axes):
+def _count(shape, axes):
     n = 1
     for a in axes:
-        n *= v.shape[a]
+        n *= shape[a]
+    return n
+
+
+def _mean(xp, v, axes):
+    n = _count(v.shape, axes)
+    if not xp.is_tensor_ns:
+        return sum_kept(v, axes) * (1.0 / n)
     return xp.sum(v, axis=axes, keepdims=True) * (1.0 / n)
 
 

@@ -49,6 +49,28 @@ def sum_leading(a, keep=1):
     return np.matmul(_ones(n, a.dtype), a)
 
 
+def sum_kept(a, axes):
+    """``a.sum(axis=axes, keepdims=True)`` for the reductions inside fused rules (softmax,
+    attention, normalisation). Over trailing axes of a contiguous float32/float64 array it is
+    a product with a ones vector (BLAS, 3-5x faster than NumPy's reduction over rows of 64 to
+    512); over every axis but 1 (batch norm) it uses :func:`sum_leading`; otherwise ``a.sum``.
+    """
+    nd = a.ndim
+    ax = sorted({i % nd for i in axes}) if nd else []
+    if a.dtype in (np.float32, np.float64) and a.size and a.flags.c_contiguous:
+        k = len(ax)
+        if ax == list(range(nd - k, nd)):
+            m = 1
+            for i in ax:
+                m *= a.shape[i]
+            if m <= 1 << 16:
+                r = np.matmul(a.reshape(-1, m), _ones(m, a.dtype))
+                return r.reshape(a.shape[:nd - k] + (1,) * k)
+        elif nd >= 2 and ax == [i for i in range(nd) if i != 1]:
+            return sum_leading(a).reshape((1, a.shape[1]) + (1,) * (nd - 2))
+    return a.sum(axis=tuple(ax), keepdims=True)
+
+
 # -- matmul on operands with ndim >= 2; the front-end handles the 1-D cases --------------------
 def _matmul_fwd(x, y):
     return _flat_matmul(x, y) if y.ndim == 2 else np.matmul(x, y)

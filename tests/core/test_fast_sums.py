@@ -1,0 +1,44 @@
+"""Sums done as products with a ones vector (bias gradients, softmax, normalisation) agree with
+NumPy's reductions."""
+
+import numpy as np
+import pytest
+
+from chainrule.ops.linalg import sum_kept, sum_leading
+
+
+@pytest.mark.parametrize("shape", [(7, 5), (3, 4, 9), (2, 3, 5, 6), (1, 8), (6, 1, 1)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sum_leading_matches_numpy(shape, dtype):
+    a = np.random.default_rng(0).standard_normal(shape).astype(dtype)
+    got = sum_leading(a)
+    want = a.astype(np.float64).sum(axis=(0,) + tuple(range(2, a.ndim)))
+    assert got.dtype == dtype and got.shape == (shape[1],)
+    np.testing.assert_allclose(got, want, rtol=1e-5 if dtype == np.float32 else 1e-12)
+
+
+@pytest.mark.parametrize("a", [np.arange(12, dtype=np.int64).reshape(4, 3),
+                               np.ones((4, 3), np.float16),
+                               np.ones((0, 3), np.float32),
+                               np.ones(((1 << 16) + 1, 2), np.float32)])
+def test_other_cases_use_numpys_sum(a):
+    got = sum_leading(a)
+    assert got.dtype == a.sum(axis=0).dtype
+    np.testing.assert_array_equal(got, a.sum(axis=0))
+
+
+@pytest.mark.parametrize("shape,axes", [((4, 5), (-1,)), ((2, 3, 4), (-2, -1)), ((4, 3), (0,)),
+                                        ((4, 3, 2, 2), (0, 2, 3)), ((5,), (0,)),
+                                        ((2, 3, 4), (1,)), ((2, 0, 3), (-1,)),
+                                        ((3, 70000), (-1,))])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64])
+def test_sum_kept_matches_numpy(shape, axes, dtype):
+    a = (np.random.default_rng(1).standard_normal(shape) * 10).astype(dtype)
+    want = a.sum(axis=axes, keepdims=True)
+    exact = a.astype(np.float64).sum(axis=axes, keepdims=True)
+    for arr in (a, np.asfortranarray(a)):  # contiguous, and a layout that falls back
+        got = sum_kept(arr, axes)
+        assert got.shape == want.shape and got.dtype == want.dtype
+        # float32 sums of up to 70,000 terms of size 10: a few float32 ulps of the total
+        tol = 1e-10 if dtype != np.float32 else 1e-5 * np.abs(a).sum() / max(1, exact.size)
+        np.testing.assert_allclose(got, exact, rtol=1e-6, atol=tol)
