@@ -21,6 +21,7 @@ def _flat_matmul(x, w):
 
 
 _ONES: dict = {}
+_FAST_SUM_MIN = 4096  # below this many elements NumPy's reduction is as fast
 
 
 def _ones(n, dtype):
@@ -37,11 +38,11 @@ def _ones(n, dtype):
 def sum_leading(a, keep=1):
     """``a`` summed over every axis but the ``keep`` axis, for a bias gradient: as products
     with a ones vector (BLAS, 2-4x faster than NumPy's reduction on these shapes). Float32 and
-    float64 only, up to 65536 rows; other cases use ``a.sum``."""
-    axes = tuple(i for i in range(a.ndim) if i != keep)
-    if a.dtype not in (np.float32, np.float64) or a.size == 0 or keep != 1 \
+    float64 only, from 4096 up to 65536 summed elements per output; other cases use
+    ``a.sum`` (on small arrays it is as fast and has less to check)."""
+    if a.size < _FAST_SUM_MIN or a.dtype not in (np.float32, np.float64) or keep != 1 \
             or a.size // a.shape[1] > 1 << 16:
-        return a.sum(axis=axes)
+        return a.sum(axis=tuple(i for i in range(a.ndim) if i != keep))
     n, c = a.shape[0], a.shape[1]
     if a.ndim > 2:
         a3 = a.reshape(n, c, -1)
@@ -55,9 +56,11 @@ def sum_kept(a, axes):
     a product with a ones vector (BLAS, 3-5x faster than NumPy's reduction over rows of 64 to
     512); over every axis but 1 (batch norm) it uses :func:`sum_leading`; otherwise ``a.sum``.
     """
+    if a.size < _FAST_SUM_MIN:
+        return a.sum(axis=tuple(axes), keepdims=True)
     nd = a.ndim
     ax = sorted({i % nd for i in axes}) if nd else []
-    if a.dtype in (np.float32, np.float64) and a.size and a.flags.c_contiguous:
+    if a.dtype in (np.float32, np.float64) and a.flags.c_contiguous:
         k = len(ax)
         if ax == list(range(nd - k, nd)):
             m = 1

@@ -4,10 +4,19 @@ NumPy's reductions."""
 import numpy as np
 import pytest
 
+from chainrule.ops import linalg
 from chainrule.ops.linalg import sum_kept, sum_leading
 
 
-@pytest.mark.parametrize("shape", [(7, 5), (3, 4, 9), (2, 3, 5, 6), (1, 8), (6, 1, 1)])
+@pytest.fixture(autouse=True, params=["all sizes", "default sizes"])
+def fast_sums_everywhere(request, monkeypatch):
+    """Run every case with the BLAS path on for small arrays too, and with the default cutoff."""
+    if request.param == "all sizes":
+        monkeypatch.setattr(linalg, "_FAST_SUM_MIN", 0)
+
+
+@pytest.mark.parametrize("shape", [(7, 5), (3, 4, 9), (2, 3, 5, 6), (1, 8), (6, 1, 1),
+                                   (700, 7), (16, 8, 6, 6)])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_sum_leading_matches_numpy(shape, dtype):
     a = np.random.default_rng(0).standard_normal(shape).astype(dtype)
@@ -30,7 +39,9 @@ def test_other_cases_use_numpys_sum(a):
 @pytest.mark.parametrize("shape,axes", [((4, 5), (-1,)), ((2, 3, 4), (-2, -1)), ((4, 3), (0,)),
                                         ((4, 3, 2, 2), (0, 2, 3)), ((5,), (0,)),
                                         ((2, 3, 4), (1,)), ((2, 0, 3), (-1,)),
-                                        ((3, 70000), (-1,))])
+                                        ((3, 70000), (-1,)), ((64, 80), (-1,)),
+                                        ((8, 30, 40), (-2, -1)), ((5000, 3), (0,)),
+                                        ((16, 8, 6, 6), (0, 2, 3))])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64])
 def test_sum_kept_matches_numpy(shape, axes, dtype):
     a = (np.random.default_rng(1).standard_normal(shape) * 10).astype(dtype)
