@@ -77,8 +77,10 @@ class SGD(Optimizer):
             d = p.data
             if not d.flags.writeable:
                 d = p.data = d.copy()
-            t0 = self._scratch(d, 0)
-            g = self._effective_grad(g, d, wd, maximize, t0)
+            t0 = None
+            if wd != 0 or maximize:
+                t0 = self._scratch(d, 0)
+                g = self._effective_grad(g, d, wd, maximize, t0)
             if momentum != 0:
                 state = self.state.get(p)
                 if state is None:
@@ -105,6 +107,8 @@ class SGD(Optimizer):
                     g = buf.data
             if _openblas.axpy(-lr, g, d):  # d -= lr g in one pass where it can
                 continue
+            if t0 is None and not (momentum != 0 and nesterov):
+                t0 = self._scratch(d, 0)
             out = g if g is t0 or (momentum != 0 and nesterov) else t0
             np.multiply(g, lr, out=out)
             d -= out
