@@ -11,7 +11,7 @@ nothing; with OpenBLAS held to one thread it pays off for convolutional nets::
 
     OPENBLAS_NUM_THREADS=1 CHAINRULE_NUM_THREADS=2 chainrule train
 
-(the cnn2d benchmark step on 2 cores: 13.4 ms with OpenBLAS's two threads alone, 11.8 ms this
+(the cnn2d benchmark step on 2 cores: about 13 ms with OpenBLAS's two threads alone, 11.5 ms this
 way), while matrix-bound nets (MLPs, transformers) are faster with OpenBLAS's threads. While
 chunks run, OpenBLAS is held to one thread and gets its setting back afterwards.
 
