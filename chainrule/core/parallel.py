@@ -27,6 +27,8 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor, wait
 
+import numpy as np
+
 from .. import _openblas
 
 # Work (elements touched) below which an op is not split: one chunk hand-off costs tens of
@@ -128,3 +130,19 @@ def batch_map(fn, n: int, work: int):
     should run whole (see :func:`chunks`)."""
     parts = chunks(n, work)
     return None if parts is None else run_chunks(fn, parts)
+
+
+def over_batch(fn, batched, work: int, join: str = "concat"):
+    """``fn(*batched)``, split along the leading (batch) axis of every array in ``batched``
+    when it pays: the chunks' results joined along the batch (``"concat"``) or added
+    (``"sum"``, for a gradient summed over samples)."""
+    parts = None if serial() else batch_map(
+        lambda a, z: fn(*[b[a:z] for b in batched]), batched[0].shape[0], work)
+    if parts is None:
+        return fn(*batched)
+    if join == "sum":
+        out = parts[0]
+        for p in parts[1:]:
+            out += p
+        return out
+    return np.concatenate(parts)

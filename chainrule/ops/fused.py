@@ -508,32 +508,18 @@ def _n_taps(shape):
 
 
 def _conv_fwd(x, w, b=None, **attrs):
-    if parallel.serial():
-        return _conv_fwd_whole(x, w, b, **attrs)
-    parts = parallel.batch_map(lambda a, z: _conv_fwd_whole(x[a:z], w, b, **attrs),
-                               x.shape[0], x.size * _n_taps(w.shape[2:]))
-    return _conv_fwd_whole(x, w, b, **attrs) if parts is None else np.concatenate(parts)
+    return parallel.over_batch(lambda xs: _conv_fwd_whole(xs, w, b, **attrs), (x,),
+                               x.size * _n_taps(w.shape[2:]))
 
 
 def _conv_in_fwd(g, w, in_hw, **attrs):
-    if parallel.serial():
-        return _conv_in_fwd_whole(g, w, in_hw, **attrs)
-    parts = parallel.batch_map(lambda a, z: _conv_in_fwd_whole(g[a:z], w, in_hw, **attrs),
-                               g.shape[0], g.size * _n_taps(w.shape[2:]))
-    return _conv_in_fwd_whole(g, w, in_hw, **attrs) if parts is None else np.concatenate(parts)
+    return parallel.over_batch(lambda gs: _conv_in_fwd_whole(gs, w, in_hw, **attrs), (g,),
+                               g.size * _n_taps(w.shape[2:]))
 
 
 def _conv_w_fwd(x, g, ksize, **attrs):
-    if parallel.serial():
-        return _conv_w_fwd_whole(x, g, ksize, **attrs)
-    parts = parallel.batch_map(lambda a, z: _conv_w_fwd_whole(x[a:z], g[a:z], ksize, **attrs),
-                               x.shape[0], g.size * _n_taps(ksize))
-    if parts is None:
-        return _conv_w_fwd_whole(x, g, ksize, **attrs)
-    out = parts[0]
-    for p in parts[1:]:
-        out += p
-    return out
+    return parallel.over_batch(lambda xs, gs: _conv_w_fwd_whole(xs, gs, ksize, **attrs),
+                               (x, g), g.size * _n_taps(ksize), join="sum")
 
 
 def _cattrs(attrs):
@@ -712,13 +698,9 @@ def _taps(ksize, stride, dilation, out_hw):
 
 
 def _maxpool_fwd(x, ksize, stride, padding, dilation, out_hw):
-    if parallel.serial():
-        return _maxpool_fwd_whole(x, ksize, stride, padding, dilation, out_hw)
-    parts = parallel.batch_map(
-        lambda a, z: _maxpool_fwd_whole(x[a:z], ksize, stride, padding, dilation, out_hw),
-        x.shape[0], x.size)
-    return (_maxpool_fwd_whole(x, ksize, stride, padding, dilation, out_hw) if parts is None
-            else np.concatenate(parts))
+    return parallel.over_batch(
+        lambda xs: _maxpool_fwd_whole(xs, ksize, stride, padding, dilation, out_hw), (x,),
+        x.size)
 
 
 def _maxpool_fwd_whole(x, ksize, stride, padding, dilation, out_hw):
@@ -784,11 +766,8 @@ def _maxpool_vjp(xp, g, out, ins, needs, ksize, stride, padding, dilation, out_h
         idx = maxpool_indices(arg, xa.shape[2:], ksize, stride, padding, dilation)
         return (xp.apply("put_planes", g, index=idx, in_shape=tuple(xa.shape), unique=unique),)
     attrs = (ksize, stride, padding, dilation, out_hw, unique)
-    if parallel.serial():
-        return (_maxpool_dx(g, xa, oa, *attrs),)
-    parts = parallel.batch_map(lambda a, z: _maxpool_dx(g[a:z], xa[a:z], oa[a:z], *attrs),
-                               xa.shape[0], xa.size)
-    return (_maxpool_dx(g, xa, oa, *attrs) if parts is None else np.concatenate(parts),)
+    return (parallel.over_batch(lambda gs, xs, os_: _maxpool_dx(gs, xs, os_, *attrs),
+                                (g, xa, oa), xa.size),)
 
 
 def _maxpool_dx(g, xa, oa, ksize, stride, padding, dilation, out_hw, unique):
