@@ -95,7 +95,7 @@ class SGD(Optimizer):
                         t1 = self._scratch(d, 1)
                         np.multiply(g, 1 - dampening, out=t1)
                         b += t1
-                    elif not _openblas.axpby(1.0, g, momentum, b):  # one pass where it can
+                    elif not _openblas.scale_add(momentum, g, b):  # OpenBLAS where it can
                         b *= momentum
                         b += g
                 if nesterov:
