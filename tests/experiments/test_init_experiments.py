@@ -1,23 +1,13 @@
 """The --quick forms of the initialisation experiments assert the findings they are about."""
 
-import json
-
 import numpy as np
 
 import chainrule.experiments as X
 
 
-def _saved(tmp_path, res):
-    for f in res.figures:
-        assert f.exists() and f.stat().st_size > 5000
-    saved = json.loads((tmp_path / "results.json").read_text())
-    assert saved["conclusion"] == res.conclusion and saved["figures"]
-    return saved
-
-
-def test_zero_init_never_breaks_symmetry_random_init_learns(tmp_path):
+def test_zero_init_never_breaks_symmetry_random_init_learns(tmp_path, saved):
     res = X.run("zero-init", quick=True, out=tmp_path, progress=False)
-    _saved(tmp_path, res)
+    saved(tmp_path, res)
     curves = res.numbers["curves"]
     for act in ("relu", "tanh"):
         z, c, r = (curves[f"{act}/{k}"] for k in ("zero", "constant", "random"))
@@ -32,9 +22,9 @@ def test_zero_init_never_breaks_symmetry_random_init_learns(tmp_path):
     assert "exactly zero" in res.conclusion
 
 
-def test_init_scale_he_for_relu_fan_in_for_tanh_fixed_scales_vanish_or_explode(tmp_path):
+def test_init_scale_he_for_relu_fan_in_for_tanh_fixed_scales_vanish_or_explode(tmp_path, saved):
     res = X.run("init-scale", quick=True, out=tmp_path, progress=False)
-    _saved(tmp_path, res)
+    saved(tmp_path, res)
     r = res.numbers["layers"]
     # zero: nothing passes forward or backward
     for act in ("relu", "tanh"):
@@ -61,10 +51,10 @@ def test_init_scale_he_for_relu_fan_in_for_tanh_fixed_scales_vanish_or_explode(t
     assert "exactly zero" in res.conclusion
 
 
-def test_random_features_accuracy_rises_with_units_and_classes_separate_along_w(tmp_path):
+def test_random_features_accuracy_rises_with_units_and_classes_separate_along_w(tmp_path, saved):
     res = X.run("random-features", quick=True, out=tmp_path, progress=False)
-    saved = _saved(tmp_path, res)
-    assert len(saved["figures"]) == 2
+    numbers = saved(tmp_path, res)
+    assert len(numbers["figures"]) == 2
     n = res.numbers
     units, tr, te = n["units"], n["train_acc"], n["test_acc"]
     assert units[0] == 2 and units[-1] == 1000
@@ -78,10 +68,10 @@ def test_random_features_accuracy_rises_with_units_and_classes_separate_along_w(
     assert n["acc_along_w"] > 0.95 and n["acc_orthogonal"] < 0.75
 
 
-def test_hidden_units_two_solve_xor_not_spirals_and_kinks_at_origin_train_worse(tmp_path):
+def test_hidden_units_two_solve_xor_not_spirals_and_kinks_at_origin_train_worse(tmp_path, saved):
     res = X.run("hidden-units", quick=True, out=tmp_path, progress=False)
-    saved = _saved(tmp_path, res)
-    assert len(saved["figures"]) == 2
+    numbers = saved(tmp_path, res)
+    assert len(numbers["figures"]) == 2
     acc, runs = res.numbers["accuracy"], res.numbers["runs"]
     # 2 hidden units: enough for XOR (from the best start), not for 1.5-turn spirals
     assert acc["xor/2"] > 0.97 and acc["spirals/2"] < 0.75

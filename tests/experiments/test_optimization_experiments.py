@@ -1,23 +1,13 @@
 """The --quick forms of the optimisation and generalisation experiments assert their findings."""
 
-import json
-
 import numpy as np
 
 import chainrule.experiments as X
 
 
-def _saved(tmp_path, res):
-    for f in res.figures:
-        assert f.exists() and f.stat().st_size > 5000
-    saved = json.loads((tmp_path / "results.json").read_text())
-    assert saved["conclusion"] == res.conclusion and saved["figures"]
-    return saved
-
-
-def test_memorization_random_labels_fit_perfectly_but_test_at_chance(tmp_path):
+def test_memorization_random_labels_fit_perfectly_but_test_at_chance(tmp_path, saved):
     res = X.run("memorization", quick=True, out=tmp_path, progress=False)
-    _saved(tmp_path, res)
+    saved(tmp_path, res)
     n = res.numbers
     runs, chance = n["runs"], n["chance"]
     true, rand = runs[0.0], runs[1.0]
@@ -36,9 +26,9 @@ def test_memorization_random_labels_fit_perfectly_but_test_at_chance(tmp_path):
     assert "%, at chance" in res.conclusion
 
 
-def test_newton_converges_in_few_iterations_on_logistic_regression_damped_on_a_net(tmp_path):
+def test_newton_converges_in_few_iterations_on_logistic_regression_damped_on_a_net(tmp_path, saved):
     res = X.run("newton", quick=True, out=tmp_path, progress=False)
-    _saved(tmp_path, res)
+    saved(tmp_path, res)
     n = res.numbers
     logit, net = n["logistic"], n["net"]
     first_order = ("gradient descent", "SGD", "momentum")
@@ -85,9 +75,9 @@ def test_loss_landscape_assignment_is_exact_on_small_matrices():
         assert abs(c[np.arange(n), perm].sum() - best) < 1e-9
 
 
-def test_loss_landscape_no_barrier_from_init_and_alignment_lowers_the_barrier(tmp_path):
+def test_loss_landscape_no_barrier_from_init_and_alignment_lowers_the_barrier(tmp_path, saved):
     res = X.run("loss-landscape", quick=True, out=tmp_path, progress=False)
-    _saved(tmp_path, res)
+    saved(tmp_path, res)
     n = res.numbers
     barrier, lines = n["barrier"], n["lines"]
     # the permuted network is a different point computing the same function
@@ -109,9 +99,9 @@ def test_loss_landscape_no_barrier_from_init_and_alignment_lowers_the_barrier(tm
         assert after > before + 0.3
 
 
-def test_sharp_flat_power_iteration_is_exact_and_full_batch_ends_sharper(tmp_path):
+def test_sharp_flat_power_iteration_is_exact_and_full_batch_ends_sharper(tmp_path, saved):
     res = X.run("sharp-flat", quick=True, out=tmp_path, progress=False)
-    _saved(tmp_path, res)
+    saved(tmp_path, res)
     n = res.numbers
     # power iteration on Hessian-vector products = largest-magnitude eigenvalue of the dense
     # Hessian (cr.hessian + eigvalsh) of a tiny net

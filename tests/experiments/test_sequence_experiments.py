@@ -1,7 +1,6 @@
 """The --quick forms of the sequence experiments (rnn-lm, rnn-sentiment) assert the
 findings they are about."""
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -10,18 +9,10 @@ import pytest
 import chainrule.experiments as X
 
 
-def _saved(tmp_path, res):
-    for f in res.figures:
-        assert f.exists() and f.stat().st_size > 5000
-    saved = json.loads((tmp_path / "results.json").read_text())
-    assert saved["conclusion"] == res.conclusion and saved["figures"]
-    return saved
-
-
-def test_rnn_lm_learns_text_and_gradients_vanish_through_time(tmp_path):
+def test_rnn_lm_learns_text_and_gradients_vanish_through_time(tmp_path, saved):
     res = X.run("rnn-lm", quick=True, out=tmp_path, progress=False)
     n = res.numbers
-    _saved(tmp_path, res)
+    saved(tmp_path, res)
     assert (tmp_path / "rnn_lm.png").exists()
     ppl = n["train_perplexity"]
     # starts near a uniform guess over the characters, ends far below it
@@ -44,10 +35,11 @@ REVIEWS = Path(__file__).resolve().parents[3] / "shared" / "data" / "sentiment-l
 
 
 @pytest.mark.skipif(not REVIEWS.is_dir(), reason="the review sentences are not on this machine")
-def test_rnn_sentiment_on_real_reviews_beats_chance_and_gru_holds_on_long_sentences(tmp_path):
+def test_rnn_sentiment_on_real_reviews_beats_chance_and_gru_holds_on_long_sentences(tmp_path,
+                                                                                   saved):
     res = X.run("rnn-sentiment", quick=True, out=tmp_path, progress=False, data=REVIEWS)
     n = res.numbers
-    _saved(tmp_path, res)
+    saved(tmp_path, res)
     assert n["sentences"] == 3000 and n["test_size"] == 600
     acc, chance = n["test_accuracy"], n["chance"]
     # word counts alone go a long way on short reviews; both recurrent nets learn too
@@ -59,10 +51,10 @@ def test_rnn_sentiment_on_real_reviews_beats_chance_and_gru_holds_on_long_senten
     assert "sentiment-labelled-sentences" in res.conclusion
 
 
-def test_rnn_sentiment_builtin_corpus_fits_and_says_how_little_it_shows(tmp_path):
+def test_rnn_sentiment_builtin_corpus_fits_and_says_how_little_it_shows(tmp_path, saved):
     res = X.run("rnn-sentiment", quick=True, out=tmp_path, progress=False)
     n = res.numbers
-    _saved(tmp_path, res)
+    saved(tmp_path, res)
     assert n["sentences"] == 80
     # every model fits the 64 training sentences ...
     assert min(n["train_accuracy"].values()) >= 0.95

@@ -1,24 +1,14 @@
 """The --quick forms of the training experiments (learning-rate, width, depth, regularization)
 assert the findings they are about."""
 
-import json
-
 import numpy as np
 
 import chainrule.experiments as X
 
 
-def _saved(tmp_path, res):
-    for f in res.figures:
-        assert f.exists() and f.stat().st_size > 5000
-    saved = json.loads((tmp_path / "results.json").read_text())
-    assert saved["conclusion"] == res.conclusion and saved["figures"]
-    return saved
-
-
-def test_learning_rate_small_good_large_batch_noise_and_decreasing_schedule(tmp_path):
+def test_learning_rate_small_good_large_batch_noise_and_decreasing_schedule(tmp_path, saved):
     res = X.run("learning-rate", quick=True, out=tmp_path, progress=False)
-    _saved(tmp_path, res)
+    saved(tmp_path, res)
     n = res.numbers
     final, peak, start = n["final_loss"], n["peak_loss"], n["initial_loss"]
     small, good, large = (str(n[k]) for k in ("small_lr", "good_lr", "large_lr"))
@@ -50,9 +40,9 @@ def _rank_correlation(a, b):
     return float(np.corrcoef(ra, rb)[0, 1])
 
 
-def test_width_accuracy_rises_with_width_and_double_descent_peaks_at_threshold(tmp_path):
+def test_width_accuracy_rises_with_width_and_double_descent_peaks_at_threshold(tmp_path, saved):
     res = X.run("width", quick=True, out=tmp_path, progress=False)
-    _saved(tmp_path, res)
+    saved(tmp_path, res)
     n = res.numbers
     widths, tr, te = n["widths"], n["train_acc"], n["test_acc"]
     # training (and test) accuracy rise with the width of the hidden layer
@@ -75,9 +65,9 @@ def test_width_accuracy_rises_with_width_and_double_descent_peaks_at_threshold(t
     assert mse[-1] < 2 * mse[f < n_train / 2].min() and "came down again" in res.conclusion
 
 
-def test_depth_parameter_counts_and_matched_budget_accuracy(tmp_path):
+def test_depth_parameter_counts_and_matched_budget_accuracy(tmp_path, saved):
     res = X.run("depth", quick=True, out=tmp_path, progress=False)
-    _saved(tmp_path, res)
+    saved(tmp_path, res)
     n = res.numbers
     depths, counts, budget = n["depths"], n["counts"], n["budget"]
     assert depths == [1, 2, 3]
@@ -102,9 +92,9 @@ def test_depth_parameter_counts_and_matched_budget_accuracy(tmp_path):
     assert "matched the formula" in res.conclusion
 
 
-def test_regularization_l1_is_sparse_l2_is_not_and_early_stopping_restores_best(tmp_path):
+def test_regularization_l1_is_sparse_l2_is_not_and_early_stopping_restores_best(tmp_path, saved):
     res = X.run("regularization", quick=True, out=tmp_path, progress=False)
-    _saved(tmp_path, res)
+    saved(tmp_path, res)
     n = res.numbers
     lams, l1, l2 = n["lambdas"], n["sweep"]["L1"], n["sweep"]["L2"]
     assert lams[0] == 0 and len(lams) >= 4

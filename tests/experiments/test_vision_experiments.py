@@ -1,24 +1,14 @@
 """The --quick forms of the vision experiments (locality, lottery-ticket, adversarial) assert the
 findings they are about."""
 
-import json
-
 import numpy as np
 
 import chainrule.experiments as X
 
 
-def _saved(tmp_path, res):
-    for f in res.figures:
-        assert f.exists() and f.stat().st_size > 5000
-    saved = json.loads((tmp_path / "results.json").read_text())
-    assert saved["conclusion"] == res.conclusion and saved["figures"]
-    return saved
-
-
-def test_locality_cnn_advantage_needs_ordered_positions(tmp_path):
+def test_locality_cnn_advantage_needs_ordered_positions(tmp_path, saved):
     res = X.run("locality", quick=True, out=tmp_path, progress=False)
-    _saved(tmp_path, res)
+    saved(tmp_path, res)
     assert (tmp_path / "locality.png").exists()
     n = res.numbers
     acc = n["accuracy"]
@@ -40,9 +30,9 @@ def test_locality_cnn_advantage_needs_ordered_positions(tmp_path):
     assert "CNN" in res.conclusion and "MLP" in res.conclusion
 
 
-def test_lottery_ticket_rewinding_beats_random_reinit(tmp_path):
+def test_lottery_ticket_rewinding_beats_random_reinit(tmp_path, saved):
     res = X.run("lottery-ticket", quick=True, out=tmp_path, progress=False)
-    _saved(tmp_path, res)
+    saved(tmp_path, res)
     assert (tmp_path / "lottery_ticket.png").exists()
     n = res.numbers
     density, ticket, reinit = n["density"], n["rewind_test"], n["reinit_test"]
@@ -61,9 +51,9 @@ def test_lottery_ticket_rewinding_beats_random_reinit(tmp_path):
     assert "re-initialisation" in res.conclusion
 
 
-def test_adversarial_fgsm_direction_not_size_fools_the_network(tmp_path):
+def test_adversarial_fgsm_direction_not_size_fools_the_network(tmp_path, saved):
     res = X.run("adversarial", quick=True, out=tmp_path, progress=False)
-    _saved(tmp_path, res)
+    saved(tmp_path, res)
     assert (tmp_path / "adversarial.png").exists()
     n = res.numbers
     eps = n["eps"]
