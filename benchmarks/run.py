@@ -1,7 +1,8 @@
 """Side-by-side benchmark: chainrule vs PyTorch eager on the workloads of BENCHMARKS.md.
 
 Run ``python -m benchmarks.run`` (``--quick`` for a few-second smoke run, ``--json FILE`` to
-save the table, ``--only NAME ...`` to pick workloads, ``--threads N`` to pin BLAS threads).
+save the table, ``--only NAME ...`` to pick workloads, ``--threads N`` to pin BLAS threads;
+``python -m benchmarks.profile NAME`` splits one workload's step by op).
 
 Both frameworks start from identical weights and batch, are timed in the same process with
 their steps interleaved in rounds, and must agree on the loss after 20 steps (1e-4 relative)

@@ -57,3 +57,19 @@ def test_ten_thousand_steps_keep_resident_memory_flat():
     print(f"\nmlp-small: RSS {before:.1f} MB after 500 steps, {after:.1f} MB after 10,500")
     assert np.isfinite(losses[-1])
     assert after - before < 8, f"resident memory grew {after - before:.1f} MB"
+
+
+def test_profile_splits_the_step_by_op_and_restores_the_registry():
+    from benchmarks.profile import profile
+    from chainrule.core.registry import REGISTRY
+
+    before = {n: (op.forward, op.vjp) for n, op in REGISTRY.items()}
+    res = profile("cnn1d", steps=3, warmup=1)
+    rows = {(n, kind): (ms, calls) for n, kind, ms, calls in res["ops"]}
+    assert rows[("conv2d", "forward")][1] == 3  # the three convolution layers
+    assert rows[("conv2d", "backward")][1] == 3
+    assert rows[("linear", "forward")][1] == 1 and rows[("cross_entropy", "backward")][1] == 1
+    in_ops = sum(ms for ms, _ in rows.values())
+    assert in_ops > 0 and res["outside_ms"] >= 0
+    assert abs(in_ops + res["outside_ms"] - res["step_ms"]) < 1e-6 * max(1.0, res["step_ms"])
+    assert all((op.forward, op.vjp) == before[n] for n, op in REGISTRY.items())
