@@ -82,6 +82,34 @@ class Context:
                                 self.conclusion, seconds)
 
 
+def mlp(sizes, seed):
+    """A ReLU MLP with layer widths ``sizes`` (e.g. ``[40, 100, 100, 10]``), its weights drawn
+    from a generator of its own seeded with ``seed`` (the same seed, the same network)."""
+    import chainrule as cr
+
+    nn = cr.nn
+    g = cr.Generator().manual_seed(seed)
+    layers = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(nn.Linear(a, b, generator=g))
+        if i < len(sizes) - 2:
+            layers.append(nn.ReLU())
+    return nn.Sequential(*layers)
+
+
+def sgd_epoch(model, opt, X, Y, batch, rng):
+    """One epoch over tensors ``X``, ``Y`` in mini-batches of ``batch`` shuffled by ``rng``:
+    cross-entropy, backward, optimiser step."""
+    import chainrule as cr
+
+    perm = rng.permutation(X.shape[0])
+    for i in range(0, len(perm), batch):
+        b = perm[i:i + batch]
+        opt.zero_grad()
+        cr.nn.functional.cross_entropy(model(X[b]), Y[b]).backward()
+        opt.step()
+
+
 def plt():
     """matplotlib.pyplot with a non-interactive backend."""
     import matplotlib

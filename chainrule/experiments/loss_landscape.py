@@ -28,7 +28,7 @@ import numpy as np
 import chainrule as cr
 from chainrule.nn.utils import parameters_to_vector, vector_to_parameters
 
-from ._base import plt
+from ._base import mlp, plt, sgd_epoch
 
 NAME = "loss-landscape"
 SUMMARY = ("loss along straight lines: init to solution (no barrier) and between two solutions, "
@@ -80,25 +80,15 @@ def assign(cost):
 
 
 def _mlp(hidden, seed):
-    nn = cr.nn
-    g = cr.Generator().manual_seed(seed)
-    return nn.Sequential(nn.Linear(40, hidden, generator=g), nn.ReLU(),
-                         nn.Linear(hidden, hidden, generator=g), nn.ReLU(),
-                         nn.Linear(hidden, 10, generator=g))
+    return mlp([40, hidden, hidden, 10], seed)
 
 
 def _train(model, x, y, epochs, batch, lr, seed):
-    F = cr.nn.functional
     opt = cr.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
     rng = np.random.default_rng(seed)
     X, Y = cr.tensor(x), cr.tensor(y)
     for _ in range(epochs):
-        perm = rng.permutation(len(x))
-        for i in range(0, len(x), batch):
-            b = perm[i:i + batch]
-            opt.zero_grad()
-            F.cross_entropy(model(X[b]), Y[b]).backward()
-            opt.step()
+        sgd_epoch(model, opt, X, Y, batch, rng)
 
 
 def _hidden(model, x):

@@ -19,18 +19,14 @@ import numpy as np
 
 import chainrule as cr
 
-from ._base import plt
+from ._base import mlp, plt
 
 NAME = "lottery-ticket"
 SUMMARY = "iterative magnitude pruning: rewind to the original init vs random re-init of the mask"
 
 
 def _mlp(hidden, seed):
-    nn = cr.nn
-    g = cr.Generator().manual_seed(seed)
-    return nn.Sequential(nn.Linear(40, hidden, generator=g), nn.ReLU(),
-                         nn.Linear(hidden, hidden, generator=g), nn.ReLU(),
-                         nn.Linear(hidden, 10, generator=g))
+    return mlp([40, hidden, hidden, 10], seed)
 
 
 def _layers(model):

@@ -26,7 +26,7 @@ import numpy as np
 
 import chainrule as cr
 
-from ._base import plt
+from ._base import mlp, plt, sgd_epoch
 
 NAME = "memorization"
 SUMMARY = ("true vs random labels: training accuracy reaches 100% on both (random takes longer), "
@@ -57,11 +57,7 @@ def _corrupt(y, fraction, rng):
 
 
 def _mlp(hidden, seed):
-    nn = cr.nn
-    g = cr.Generator().manual_seed(seed)
-    return nn.Sequential(nn.Linear(_DIM, hidden, generator=g), nn.ReLU(),
-                         nn.Linear(hidden, hidden, generator=g), nn.ReLU(),
-                         nn.Linear(hidden, _CLASSES, generator=g))
+    return mlp([_DIM, hidden, hidden, _CLASSES], seed)
 
 
 def _train(model, x, y, x_test, y_test, epochs, batch, lr, seed):
@@ -80,12 +76,7 @@ def _train(model, x, y, x_test, y_test, epochs, batch, lr, seed):
 
     record()
     for _ in range(epochs):
-        perm = rng.permutation(len(x))
-        for i in range(0, len(x), batch):
-            b = perm[i:i + batch]
-            opt.zero_grad()
-            F.cross_entropy(model(X[b]), Y[b]).backward()
-            opt.step()
+        sgd_epoch(model, opt, X, Y, batch, rng)
         record()
     return {k: np.array(v) for k, v in out.items()}
 

@@ -30,7 +30,7 @@ import numpy as np
 import chainrule as cr
 from chainrule.nn.utils import parameters_to_vector, vector_to_parameters
 
-from ._base import plt
+from ._base import mlp, plt
 
 NAME = "sharp-flat"
 SUMMARY = ("small- vs large-batch training to the same loss: top Hessian eigenvalue by power "
@@ -91,11 +91,7 @@ def _dense_check(seed):
 
 
 def _mlp(hidden, seed):
-    nn = cr.nn
-    g = cr.Generator().manual_seed(seed)
-    return nn.Sequential(nn.Linear(40, hidden, generator=g), nn.ReLU(),
-                         nn.Linear(hidden, hidden, generator=g), nn.ReLU(),
-                         nn.Linear(hidden, 10, generator=g))
+    return mlp([40, hidden, hidden, 10], seed)
 
 
 def _train(model, x, y, batch, lr, target, max_steps, seed, check=10):
