@@ -69,13 +69,20 @@ def register(op: Op) -> Op:
     return op
 
 
-def elementwise(name, forward, derivs, samples=None, smooth=True, doc=""):
+def elementwise(name, forward, derivs, samples=None, smooth=True, doc="", fused_vjp=None):
     """Register an elementwise op from its local derivatives (one per input).
 
-    A derivative may be ``None`` (the op is flat in that input: zero gradient).
+    A derivative may be ``None`` (the op is flat in that input: zero gradient). A one-input
+    op may also give ``fused_vjp(g, out, x, **attrs)``: ``g`` times the derivative computed in
+    one go on raw arrays (fewer passes over memory), or None where it does not apply; the
+    derivative stays the definition (forward mode, higher orders, the tests' reference).
     """
 
     def vjp(xp, g, out, inputs, needs, **attrs):
+        if fused_vjp is not None and not xp.is_tensor_ns and needs[0]:
+            r = fused_vjp(g, out, inputs[0], **attrs)
+            if r is not None:
+                return (r,)
         res = []
         for i, d in enumerate(derivs):
             if not needs[i]:
