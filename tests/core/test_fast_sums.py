@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from chainrule.ops import linalg
-from chainrule.ops.linalg import sum_kept, sum_leading
+from chainrule.ops.linalg import max_kept, sum_kept, sum_leading
 
 
 @pytest.fixture(autouse=True, params=["all sizes", "default sizes"])
@@ -53,3 +53,29 @@ def test_sum_kept_matches_numpy(shape, axes, dtype):
         # float32 sums of up to 70,000 terms of size 10: a few float32 ulps of the total
         tol = 1e-10 if dtype != np.float32 else 1e-5 * np.abs(a).sum() / max(1, exact.size)
         np.testing.assert_allclose(got, exact, rtol=1e-6, atol=tol)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64])
+def test_max_kept_is_the_row_maximum(dtype):
+    a = (np.random.default_rng(2).standard_normal((33, 64)) * 10).astype(dtype)
+    a[3] = -np.inf if dtype != np.int64 else a[3]
+    for axis in (-1, 0):
+        got = max_kept(a, axis)
+        assert got.dtype == a.dtype
+        np.testing.assert_array_equal(got, a.max(axis=axis, keepdims=True))
+
+
+def test_softmax_rules_keep_nan_rows_nan():
+    """max_kept skips a NaN where max would return it; the rows come out NaN all the same."""
+    import chainrule as cr
+    from chainrule.nn import functional as F
+
+    x = np.random.default_rng(3).standard_normal((4, 6)).astype(np.float32)
+    x[1, 2] = np.nan
+    assert np.isnan(max_kept(x, -1)).sum() == 0  # the skipped NaN
+    for f in (F.softmax, F.log_softmax):
+        y = f(cr.tensor(x), dim=-1).numpy()
+        assert np.isnan(y[1]).all() and np.isfinite(np.delete(y, 1, axis=0)).all()
+    q = cr.tensor(x.reshape(1, 4, 6))
+    p = F.scaled_dot_product_attention(q, q, q).numpy()[0]
+    assert np.isnan(p).all()  # the NaN reaches every query through its key
