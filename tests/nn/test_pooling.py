@@ -30,6 +30,7 @@ def _reference(x, g, k, s, p, d):
 
 
 @pytest.mark.parametrize("k,s,p,d,hw", [((2, 2), (2, 2), (0, 0), (1, 1), (8, 6)),
+                                        ((2, 2), (2, 2), (0, 0), (1, 1), (12, 10)),
                                         ((2, 2), (2, 2), (0, 0), (1, 1), (7, 5)),
                                         ((3, 3), (2, 2), (1, 1), (1, 1), (7, 8)),
                                         ((3, 2), (1, 2), (1, 0), (1, 1), (6, 7)),
@@ -45,3 +46,20 @@ def test_max_pool2d_matches_the_window_reference(k, s, p, d, hw):
     out, dx = _reference(x.astype(np.float64), g.astype(np.float64), k, s, p, d)
     np.testing.assert_array_equal(y.detach().numpy(), out.astype(np.float32))
     np.testing.assert_allclose(xt.grad.numpy(), dx, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_tiling_2x2_pool_routes_ties_and_infinities_like_the_reference(dtype):
+    """The separable gradient of 2x2 windows that tile the input (a path of its own)."""
+    rng = np.random.default_rng(1)
+    x = rng.integers(-1, 2, (3, 2, 6, 8)).astype(dtype)  # mostly ties
+    x[0, 0, :2, :2] = -np.inf
+    x[1, 1, 2:4, 2:4] = [[np.inf, 1], [np.inf, np.inf]]
+    xt = cr.tensor(x, requires_grad=True)
+    y = F.max_pool2d(xt, 2)
+    g = rng.standard_normal(y.shape).astype(dtype)
+    (y * cr.tensor(g)).sum().backward()
+    out, dx = _reference(x.astype(np.float64), g.astype(np.float64), (2, 2), (2, 2), (0, 0),
+                         (1, 1))
+    np.testing.assert_array_equal(y.detach().numpy(), out)
+    np.testing.assert_array_equal(xt.grad.numpy(), dx)
