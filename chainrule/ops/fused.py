@@ -624,7 +624,7 @@ explicit("conv2d", _conv_fwd, _conv_vjp, _conv_jvp,
                   S(args=[(2, 4, 6, 5), (6, 2, 2, 3)], attrs=_CB),
                   S(args=[(1, 2, 4, 4), (3, 2, 1, 1), (3,)], attrs=_CA),
                   # >= 64 rows of columns: every sample's columns in one product
-                  S(args=[(2, 8, 5, 6), (3, 8, 3, 3), (3,)], attrs=_CA),
+                  S(args=[(2, 8, 12, 12), (3, 8, 3, 3), (3,)], attrs=_CA),
                   S(args=[(2, 4, 7), (6, 2, 3), (6,)], attrs=_C1),
                   S(args=[(2, 5, 5, 7), (3, 5, 2, 3), (3,)], attrs=_CF),
                   S(args=[(2, 4, 7), (4, 4, 3), (4,)], attrs=_CF1)],
