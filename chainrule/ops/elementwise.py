@@ -173,26 +173,93 @@ elementwise("logit", _logit_fwd, (_logit_d,), samples=[S(args=[(3, 4)], domain=(
 _un("relu", lambda x: np.maximum(x, 0), lambda xp, out, x: x > 0, smooth=False)
 _un("relu6", lambda x: np.clip(x, 0, 6), lambda xp, out, x: (x > 0) & (x < 6), smooth=False,
     samples=[S(args=[(3, 4)], domain=(-3.0, 9.0))])
-elementwise("leaky_relu", lambda x, negative_slope=0.01: np.where(x > 0, x, x * negative_slope),
-            (lambda xp, out, x, negative_slope=0.01: xp.where(x > 0, xp.ones_like(x),
-                                                             negative_slope),),
-            smooth=False, samples=[S(args=[(3, 4)], attrs=dict(negative_slope=0.1))])
+# The piecewise activations below choose between their two pieces by arithmetic on arrays, not
+# np.where: on random signs its branches mispredict (leaky ReLU of 1M float32 values: 4.5 ->
+# 0.7 ms forward, 4.4 -> 1.1 ms derivative). Each choice is exact: the piece not chosen is
+# finite and multiplied by 0, or it is exactly 0 (max(x, 0) beside expm1(min(x, 0))).
+def _min0(x):
+    """min(x, 0) as a new array (also for 0-d inputs, where NumPy would give a scalar)."""
+    return np.minimum(x, 0, out=np.empty_like(x))
+
+
+def _blend(x, a, b):
+    """where(x > 0, a, b) on arrays, for an ``a`` and ``b`` finite where they are not chosen."""
+    m = np.greater(x, 0, out=np.empty(x.shape, bool)).astype(x.dtype)
+    r = np.subtract(1, m, dtype=x.dtype)
+    r *= b
+    if isinstance(a, float) and a == 1.0:
+        r += m
+    else:
+        m *= a
+        r += m
+    return r
+
+
+def _leaky_fwd(x, negative_slope=0.01):
+    if 0 < negative_slope <= 1:
+        return np.maximum(x, x * negative_slope)  # = x where x > 0, slope * x elsewhere
+    return np.where(x > 0, x, x * negative_slope)
+
+
+def _leaky_d(xp, out, x, negative_slope=0.01):
+    if xp.is_tensor_ns:
+        return xp.where(x > 0, xp.ones_like(x), negative_slope)
+    return _blend(x, 1.0, negative_slope)
+
+
+elementwise("leaky_relu", _leaky_fwd, (_leaky_d,), smooth=False,
+            samples=[S(args=[(3, 4)], attrs=dict(negative_slope=0.1)),
+                     S(args=[(3, 4)], attrs=dict(negative_slope=1.5))])
 
 
 def _elu_fwd(x, alpha=1.0):
-    return np.where(x > 0, x, alpha * np.expm1(np.minimum(x, 0)))
+    r = _min0(x)
+    np.expm1(r, out=r)
+    r *= alpha
+    r += np.maximum(x, 0)  # x > 0: 0 + x; else alpha expm1(x) + 0
+    return r
 
 
-elementwise("elu", _elu_fwd, (lambda xp, out, x, alpha=1.0: xp.where(x > 0, 1.0, out + alpha),),
-            smooth=False, samples=[S(args=[(3, 4)], attrs=dict(alpha=0.7))])
-elementwise("selu", lambda x: SELU_SCALE * _elu_fwd(x, SELU_ALPHA),
-            (lambda xp, out, x: xp.where(x > 0, SELU_SCALE,
-                                         SELU_SCALE * SELU_ALPHA * xp.exp(xp.minimum(x, 0.0))),),
-            smooth=False, samples=_UN)
-elementwise("celu", lambda x, alpha=1.0: np.where(
-    x > 0, x, alpha * np.expm1(np.minimum(x, 0) / alpha)),
-    (lambda xp, out, x, alpha=1.0: xp.where(x > 0, 1.0, xp.exp(xp.minimum(x, 0.0) / alpha)),),
-    smooth=False, samples=[S(args=[(3, 4)], attrs=dict(alpha=1.5))])
+def _elu_d(xp, out, x, alpha=1.0):
+    if xp.is_tensor_ns:
+        return xp.where(x > 0, 1.0, out + alpha)
+    r = _min0(out)
+    r += alpha
+    return _blend(x, 1.0, r)
+
+
+def _selu_d(xp, out, x):
+    if xp.is_tensor_ns:
+        return xp.where(x > 0, SELU_SCALE, SELU_SCALE * SELU_ALPHA * xp.exp(xp.minimum(x, 0.0)))
+    e = np.exp(_min0(x))
+    e *= SELU_SCALE * SELU_ALPHA
+    return _blend(x, SELU_SCALE, e)
+
+
+def _celu_fwd(x, alpha=1.0):
+    r = _min0(x)
+    r /= alpha
+    np.expm1(r, out=r)
+    r *= alpha
+    r += np.maximum(x, 0)
+    return r
+
+
+def _celu_d(xp, out, x, alpha=1.0):
+    if xp.is_tensor_ns:
+        return xp.where(x > 0, 1.0, xp.exp(xp.minimum(x, 0.0) / alpha))
+    e = _min0(x)
+    e /= alpha
+    np.exp(e, out=e)
+    return _blend(x, 1.0, e)
+
+
+elementwise("elu", _elu_fwd, (_elu_d,), smooth=False,
+            samples=[S(args=[(3, 4)], attrs=dict(alpha=0.7))])
+elementwise("selu", lambda x: SELU_SCALE * _elu_fwd(x, SELU_ALPHA), (_selu_d,), smooth=False,
+            samples=_UN)
+elementwise("celu", _celu_fwd, (_celu_d,), smooth=False,
+            samples=[S(args=[(3, 4)], attrs=dict(alpha=1.5))])
 
 
 # The standard normal CDF for float32 arrays without scipy's erf, which works in float64 and
