@@ -502,18 +502,26 @@ def _conv_in_fwd_whole(g, w, in_hw, stride=(1, 1), padding=(0, 0, 0, 0), dilatio
     hp, wp = h + pt + pb, wd + pl + pr
     if groups == 1 and stride == (1, 1) and n * ho * wo >= 4096:
         # Channel-major: one large product over every sample's pixels at once (instead of
-        # one small product per sample), and each tap's columns are a contiguous block for
-        # col2im; the result is transposed back to (N, C, H, W) once at the end. Measured
-        # faster for stride 1 and many pixels in all (cnn2d's second conv: 3.1 -> 2.3 ms),
-        # slower for strided or small batches, which keep the per-sample products below.
-        g2 = g.transpose(1, 0, 2, 3).reshape(o, n * ho * wo)
-        dcols = np.matmul(w.reshape(o, c * kh * kw).T, g2).reshape(c, kh, kw, n, ho, wo)
-        dx = np.zeros((c, n, hp, wp), dtype=dcols.dtype)
+        # one small product per sample); the result is transposed back to (N, C, H, W) once
+        # at the end. The cotangent is first laid out on the padded input's grid (each
+        # output row padded to the padded width, each plane to the padded plane's size, with
+        # zeros), so that a kernel tap is a fixed shift of the flattened planes: col2im is
+        # then one long contiguous add per tap instead of a strided add over short rows
+        # (cnn2d's second conv: 2.53 -> 1.72 ms, the product 30% larger). The zeros'
+        # columns are zero and add nothing wherever they land.
+        size = hp * wp
+        gp = np.zeros((o, n, size), dtype=g.dtype)
+        gp[:, :, :ho * wp].reshape(o, n, ho, wp)[..., :wo] = g.transpose(1, 0, 2, 3)
+        dcols = np.matmul(w.reshape(o, c * kh * kw).T, gp.reshape(o, n * size))
+        dcols = dcols.reshape(c, kh, kw, n * size)
+        reach = (kh - 1) * dh * wp + (kw - 1) * dw  # the largest shift
+        dx = np.zeros((c, n * size + reach), dtype=dcols.dtype)
         for i in range(kh):
             for j in range(kw):
-                dx[:, :, i * dh:i * dh + sh * (ho - 1) + 1:sh,
-                   j * dw:j * dw + sw * (wo - 1) + 1:sw] += dcols[:, i, j]
-        return np.ascontiguousarray(dx[:, :, pt:pt + h, pl:pl + wd].transpose(1, 0, 2, 3))
+                shift = i * dh * wp + j * dw
+                dx[:, shift:shift + n * size] += dcols[:, i, j]
+        dx = dx[:, :n * size].reshape(c, n, hp, wp)[:, :, pt:pt + h, pl:pl + wd]
+        return np.ascontiguousarray(dx.transpose(1, 0, 2, 3))
     wg = w.reshape(groups, o // groups, cg * kh * kw)
     dcols = np.matmul(np.swapaxes(wg, 1, 2), g.reshape(n, groups, o // groups, ho * wo))
     dcols = dcols.reshape(n, c, kh, kw, ho, wo)
