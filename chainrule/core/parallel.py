@@ -11,8 +11,8 @@ nothing; with OpenBLAS held to one thread it pays off for convolutional nets::
 
     OPENBLAS_NUM_THREADS=1 CHAINRULE_NUM_THREADS=2 chainrule train
 
-(the cnn2d benchmark step on 2 cores: about 13 ms with OpenBLAS's two threads alone, 11.5 ms this
-way), while matrix-bound nets (MLPs, transformers) are faster with OpenBLAS's threads. While
+(the cnn2d benchmark step on 2 cores: about 11.9 ms with OpenBLAS's two threads alone, 11.3 ms
+this way), while matrix-bound nets (MLPs, transformers) are faster with OpenBLAS's threads. While
 chunks run, OpenBLAS is held to one thread and gets its setting back afterwards.
 
 The thread count is ``CHAINRULE_NUM_THREADS`` if set, else 1, and ``set_num_threads(n)``
