@@ -77,3 +77,21 @@ def test_normal_cdf_keeps_both_tails():
     ref[:2] = [1.7764821120776e-33, 2.866515718791939e-07]  # erfc in the far left tail
     np.testing.assert_allclose(c[:8], ref, rtol=2e-5)
     assert np.isnan(c[8])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("approximate", ["tanh", "none"])
+def test_gelu_on_a_0d_tensor(dtype, approximate):
+    """The in-place passes work on 0-d inputs too (NumPy turns 0-d results into scalars)."""
+    x = cr.tensor(dtype(0.3), requires_grad=True)
+    y = F.gelu(x, approximate=approximate)
+    y.backward()
+    big = cr.tensor(np.full(3, 0.3, dtype), requires_grad=True)
+    yb = F.gelu(big, approximate=approximate)
+    yb.sum().backward()
+    assert y.shape == () and y.dtype == dtype
+    np.testing.assert_array_equal(y.detach().numpy(), yb.detach().numpy()[0])
+    np.testing.assert_array_equal(x.grad.numpy(), big.grad.numpy()[0])
+    _, t = cr.jvp(lambda v: F.gelu(v, approximate=approximate), (cr.tensor(dtype(0.3)),),
+                  (cr.tensor(dtype(1.0)),))
+    np.testing.assert_allclose(t.numpy(), x.grad.numpy(), rtol=1e-6)
