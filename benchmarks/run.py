@@ -2,7 +2,8 @@
 
 Run ``python -m benchmarks.run`` (``--quick`` for a few-second smoke run, ``--json FILE`` to
 save the table, ``--only NAME ...`` to pick workloads, ``--threads N`` to pin BLAS threads;
-``python -m benchmarks.profile NAME`` splits one workload's step by op).
+``--compile`` to add each training step traced by ``chainrule.compile``; ``python -m
+benchmarks.profile NAME`` splits one workload's step by op).
 
 Both frameworks start from identical weights and batch, are timed in the same process with
 their steps interleaved in rounds, and must agree on the loss after 20 steps (1e-4 relative)
@@ -71,12 +72,17 @@ def check_losses(name, steps=20):
     return float(lc.item()), float(lt.item())
 
 
-def time_workload(name, min_steps, min_seconds, with_torch, rounds=5):
+def time_workload(name, min_steps, min_seconds, with_torch, rounds=5, compiled=False):
     from benchmarks import workloads as W
 
     model, x, y, infer = W.build(name)
     cstep = W.chainrule_step(model, x, y, infer)
     runners = {"chainrule": cstep}
+    if compiled and not infer:
+        import chainrule as cr
+
+        model2 = W.build(name)[0]  # the same weights, trained by the traced step
+        runners["compiled"] = cr.compile(W.chainrule_step(model2, x, y, False))
     if with_torch:
         runners["torch"] = W.torch_step(W.torch_model(name, model), x, y, infer)
         if name == "rnn":
@@ -100,6 +106,8 @@ def time_workload(name, min_steps, min_seconds, with_torch, rounds=5):
             break
     out = {k: dict(zip(("median_ms", "p10_ms", "p90_ms"), _percentiles(v)), steps=len(v))
            for k, v in times.items()}
+    if "compiled" in runners:
+        out["compiled"]["eager_reason"] = runners["compiled"].eager_reason
     flops = W.matmul_flops(name)
     if flops:
         for k in out:
@@ -127,6 +135,8 @@ def main(argv=None):
     p.add_argument("--only", nargs="+", help="workload names to run")
     p.add_argument("--json", help="write the results to this file")
     p.add_argument("--threads", type=int, help="BLAS threads for both frameworks")
+    p.add_argument("--compile", action="store_true",
+                   help="also time each training step traced by chainrule.compile")
     p.add_argument("--min-steps", type=int, default=200)
     p.add_argument("--min-seconds", type=float, default=2.0)
     args = p.parse_args(argv)
@@ -170,7 +180,8 @@ def main(argv=None):
             rel = abs(lc - lt) / max(abs(lt), 1e-12)
             row["loss_chainrule"], row["loss_torch"], row["loss_rel_diff"] = lc, lt, rel
             row["loss_ok"] = rel <= 1e-4
-        row.update(time_workload(name, min_steps, min_seconds, with_torch))
+        row.update(time_workload(name, min_steps, min_seconds, with_torch,
+                                 compiled=args.compile))
         c = row["chainrule"]
         line = f"{name:<16}{c['median_ms']:>9.3f} ({c['p10_ms']:.3f}-{c['p90_ms']:.3f})"
         line = f"{line:<42}"
@@ -191,6 +202,16 @@ def main(argv=None):
             row["ratio_vs_fused"] = c["median_ms"] / tf["median_ms"]
             print(f"{'  vs nn.RNN':<16}{'':<26}{tf['median_ms']:>9.3f} "
                   f"({tf['p10_ms']:.3f}-{tf['p90_ms']:.3f}){row['ratio_vs_fused']:>8.2f}")
+        if "compiled" in row:
+            cc = row["compiled"]
+            line = (f"{'  compiled':<16}{cc['median_ms']:>9.3f} "
+                    f"({cc['p10_ms']:.3f}-{cc['p90_ms']:.3f})")
+            if with_torch:
+                row["ratio_compiled"] = cc["median_ms"] / row["torch"]["median_ms"]
+                line = f"{line:<66}{row['ratio_compiled']:>8.2f}"
+            if cc["eager_reason"]:
+                line += f"  (ran eagerly: {cc['eager_reason']})"
+            print(line, flush=True)
         results["workloads"][name] = row
     if "mlp-wide" in results["workloads"]:
         g = results["workloads"]["mlp-wide"]["chainrule"]["gflops"]

@@ -27,6 +27,7 @@ from .core.transforms import (  # noqa: E402
 )
 from .core.registry import REGISTRY  # noqa: E402
 from .core.parallel import get_num_threads, set_num_threads  # noqa: E402
+from .core.trace import compile  # noqa: E402,A004
 from . import testing  # noqa: E402
 
 bool = bool_  # noqa: A001

@@ -72,6 +72,10 @@ def seed() -> int:
 
 
 def _gen(generator) -> np.random.Generator:
+    from .core.state import STATE
+
+    if STATE.tracer is not None:
+        STATE.tracer.unsupported("random numbers drawn (e.g. dropout)")
     if generator is None:
         return default_generator.np
     if isinstance(generator, Generator):

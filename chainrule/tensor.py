@@ -12,6 +12,7 @@ from . import backend
 from .core import dispatch
 from .core.graph import Node
 from .core.reverse import check_backward_root, run_backward
+from .core.state import STATE
 from .errors import ArgumentError, DTypeError, GraphError
 
 
@@ -117,22 +118,30 @@ class Tensor:
         return (self[i] for i in range(self.data.shape[0]))
 
     def item(self):
+        if STATE.tracer is not None:
+            STATE.tracer.unsupported("a value read out of a tensor (item)")
         if self.data.size != 1:
             raise ArgumentError(f"item: only one-element tensors can be converted to a Python "
                                 f"number, got shape {self.shape}")
         return self.data.reshape(()).item()
 
     def tolist(self):
+        if STATE.tracer is not None:
+            STATE.tracer.unsupported("values read out of a tensor (tolist)")
         return self.data.tolist()
 
     def numpy(self):
         """The values as an ndarray (shares memory; detach first if it requires grad)."""
+        if STATE.tracer is not None:
+            STATE.tracer.unsupported("values read out of a tensor (numpy)")
         if self.requires_grad:
             raise GraphError("numpy: can't call numpy() on a tensor that requires grad; use "
                              "tensor.detach().numpy()")
         return self.data
 
     def __array__(self, dtype=None, copy=None):
+        if STATE.tracer is not None:
+            STATE.tracer.unsupported("values read out of a tensor (as a NumPy array)")
         return self.data if dtype is None else self.data.astype(dtype)
 
     def __float__(self):
@@ -147,6 +156,8 @@ class Tensor:
         return int(self.item())
 
     def __bool__(self):
+        if STATE.tracer is not None:
+            STATE.tracer.unsupported("a tensor's value used as a truth value")
         if self.data.size != 1:
             raise ArgumentError(f"bool: the truth value of a tensor with {self.data.size} "
                                 "elements is ambiguous; use .any() or .all()")
@@ -199,6 +210,8 @@ class Tensor:
             Record the backward pass, for higher-order derivatives.
         """
         g = check_backward_root(self, gradient)
+        if STATE.tracer is not None:
+            STATE.tracer.on_backward(self, gradient, retain_graph, create_graph, inputs)
         if inputs is not None:
             inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
             found = run_backward([self], [g], retain_graph or create_graph, create_graph,
@@ -244,8 +257,8 @@ class Tensor:
 
     # -- in-place updates (outside the graph) --------------------------------------------------
     def _check_inplace(self, name):
-        from .core.state import STATE
-
+        if STATE.tracer is not None:
+            STATE.tracer.unsupported(f"a tensor changed in place ({name})")
         if self.requires_grad and STATE.grad_enabled:
             raise GraphError(f"{name}: a tensor that requires grad can't be modified in place "
                              "while recording; do it under chainrule.no_grad() or use the "
@@ -273,11 +286,11 @@ class Tensor:
         self.data[key] = value.data if isinstance(value, Tensor) else value
 
     def _inplace(self, name, other, fn):
-        from .core.state import STATE
-
         if self.requires_grad and STATE.grad_enabled or (
                 isinstance(other, Tensor) and other.requires_grad and STATE.grad_enabled):
             return fn(self, other)  # out of place: the name is rebound to the new tensor
+        if STATE.tracer is not None:
+            STATE.tracer.unsupported(f"a tensor changed in place ({name})")
         res = fn(self.detach(), other.detach() if isinstance(other, Tensor) else other)
         if res.shape != self.shape:
             from .errors import ShapeError

@@ -45,6 +45,8 @@ def apply(op, *args, **attrs):
                     break
     if STATE.anomaly:
         _check_anomaly(op, args, t)
+    if STATE.tracer is not None:
+        STATE.tracer.on_apply(op, args, attrs, t)
     return t
 
 

@@ -52,6 +52,7 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
 
     order = topological_order(roots)
     handed_out = {id(g) for g in grads.values()}
+    tracer = None if tensor_path else STATE.tracer
     with _GradMode(create_graph):
         for v in order:
             vid = id(v)
@@ -61,6 +62,8 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
             if want and vid in want:
                 for i in want[vid]:
                     found[i] = g
+            if tracer is not None:
+                tracer.on_visit(v, type(v) is not Node)
             if type(v) is not Node:  # a leaf tensor
                 if accumulate:
                     if not tensor_path:

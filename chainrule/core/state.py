@@ -11,7 +11,7 @@ import functools
 
 
 class _State:
-    __slots__ = ("grad_enabled", "fw_active", "fw_inactive", "next_level", "anomaly")
+    __slots__ = ("grad_enabled", "fw_active", "fw_inactive", "next_level", "anomaly", "tracer")
 
     def __init__(self):
         self.grad_enabled = True
@@ -19,9 +19,17 @@ class _State:
         self.fw_inactive: set[int] = set()  # levels hidden while their own tangent is computed
         self.next_level = 0
         self.anomaly = False
+        self.tracer = None  # a chainrule.core.trace.Tracer while compile records a step
 
 
 STATE = _State()
+
+
+def untraceable(why: str) -> None:
+    """Tell a running ``chainrule.compile`` trace that the step did something it cannot
+    replay (it then runs eagerly); nothing happens outside tracing."""
+    if STATE.tracer is not None:
+        STATE.tracer.unsupported(why)
 
 
 class _GradMode(contextlib.ContextDecorator):

@@ -20,6 +20,7 @@ import numpy as np
 from .. import backend
 from ..core.dispatch import apply
 from ..core.registry import REGISTRY
+from ..core.state import untraceable
 from ..errors import ArgumentError, DTypeError, ShapeError
 from ..ops import elementwise as _E
 from ..ops import fused as _FU
@@ -641,6 +642,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None,  # noqa
             raise ShapeError(f"batch_norm: expected more than 1 value per channel when "
                              f"training, got input of shape {x.shape}")
         if running_mean is not None or running_var is not None:
+            untraceable("batch norm's running statistics, updated outside the ops")
             mean = x.data.mean(axis=axes)
             var = x.data.var(axis=axes) * (n / (n - 1))
             if running_mean is not None:

@@ -7,6 +7,7 @@ from collections import OrderedDict
 
 import numpy as np
 
+from ..core.state import STATE, untraceable
 from ..errors import ArgumentError, DTypeError, ShapeError
 from ..tensor import Tensor
 from .parameter import Parameter
@@ -180,6 +181,8 @@ class Module:
         return self
 
     def zero_grad(self, set_to_none=True):
+        if STATE.tracer is not None:
+            STATE.tracer.on_call(self.zero_grad, set_to_none=set_to_none)
         for p in self.parameters():
             if set_to_none:
                 p.grad = None
@@ -241,6 +244,7 @@ class Module:
         Returns a named tuple ``(missing_keys, unexpected_keys)``; with ``strict=True`` any
         problem raises an error listing all of them.
         """
+        untraceable("a state dict loaded")
         from collections import namedtuple
 
         own = self.state_dict(keep_vars=True)

@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 
+from ..core.state import untraceable
 from ..errors import ArgumentError, NumericalError, ShapeError
 from ..tensor import Tensor
 
@@ -113,6 +114,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     >>> [round(v, 4) for v in w.grad.tolist()]
     [0.6, 0.8]
     """
+    untraceable("gradient clipping (done outside the ops)")
     params = _params(parameters, "clip_grad_norm_")
     max_norm = float(max_norm)
     if math.isnan(max_norm) or max_norm < 0:
@@ -142,6 +144,7 @@ def clip_grad_value_(parameters, clip_value, foreach=None):
     >>> w.grad.tolist()
     [-1.0, 0.5, 1.0]
     """
+    untraceable("gradient clipping (done outside the ops)")
     params = _params(parameters, "clip_grad_value_")
     c = float(clip_value)
     if math.isnan(c) or c < 0:
@@ -179,6 +182,7 @@ def vector_to_parameters(vec, parameters):
     >>> b.tolist()
     [3.0]
     """
+    untraceable("parameters rewritten outside the ops")
     v = vec.data if isinstance(vec, Tensor) else np.asarray(vec)
     params = _params(parameters, "vector_to_parameters")
     n = sum(p.data.size for p in params)

@@ -724,7 +724,9 @@ def astype(input, dtype):  # noqa: A002
     dtype = backend.as_dtype(dtype)
     if x.data.dtype == dtype:
         return x
-    if dtype.kind != "f" or x.data.dtype.kind != "f":
+    if x.data.dtype.kind != "f":  # nothing to differentiate; still an op, so compile sees it
+        return apply(op("astype"), x, dtype=dtype)
+    if dtype.kind != "f":  # float to integer or bool: the result leaves the graph
         return Tensor._wrap(x.data.astype(dtype))
     return apply(op("astype"), x, dtype=dtype)
 

@@ -28,6 +28,7 @@ from bisect import bisect_right
 from collections import Counter
 from numbers import Integral
 
+from ..core.state import untraceable
 from ..errors import ArgumentError
 from .optimizer import Optimizer, check_number
 
@@ -95,6 +96,7 @@ class LRScheduler:
 
     def step(self, epoch=None):
         """Advance the schedule by one (or jump to ``epoch``, using the closed form)."""
+        untraceable("a learning-rate scheduler step")
         self._step_count += 1
         self._update_lr(epoch)
 
@@ -533,6 +535,7 @@ class SequentialLR(LRScheduler):
         self._last_lr = schedulers[idx].get_last_lr()
 
     def step(self):
+        untraceable("a learning-rate scheduler step")
         self._step_count += 1
         self.last_epoch += 1
         idx = bisect_right(self._milestones, self.last_epoch)
@@ -646,6 +649,7 @@ class ChainedScheduler(LRScheduler):
         self._last_lr = [g["lr"] for g in optimizer.param_groups]
 
     def step(self):
+        untraceable("a learning-rate scheduler step")
         for s in self._schedulers:
             s.step()
         self._last_lr = [g["lr"] for g in self.optimizer.param_groups]
@@ -749,6 +753,7 @@ class ReduceLROnPlateau(LRScheduler):
         return a > best + self.threshold
 
     def step(self, metrics, epoch=None):
+        untraceable("a learning-rate scheduler step")
         """Record one evaluation of the monitored metric."""
         try:
             current = float(metrics)

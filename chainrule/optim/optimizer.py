@@ -14,7 +14,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from ..core.state import enable_grad
+from ..core.state import STATE, enable_grad
 from ..errors import ArgumentError, ShapeError
 from ..tensor import Tensor
 
@@ -144,6 +144,8 @@ class Optimizer:
 
         Fresh arrays rather than zeroing in place, because a gradient array may be shared.
         """
+        if STATE.tracer is not None:
+            STATE.tracer.on_call(self.zero_grad, set_to_none=set_to_none)
         for group in self.param_groups:
             for p in group["params"]:
                 if set_to_none:
@@ -161,6 +163,10 @@ class Optimizer:
             Re-evaluates the model and returns the loss (it should call ``backward``).
         """
         loss = None
+        if STATE.tracer is not None:
+            if closure is not None:
+                STATE.tracer.unsupported("optimizer.step with a closure")
+            STATE.tracer.on_call(self.step)
         if closure is not None:
             with enable_grad():
                 loss = closure()
