@@ -78,11 +78,11 @@ def time_workload(name, min_steps, min_seconds, with_torch, rounds=5, compiled=F
     model, x, y, infer = W.build(name)
     cstep = W.chainrule_step(model, x, y, infer)
     runners = {"chainrule": cstep}
-    if compiled and not infer:
+    if compiled:
         import chainrule as cr
 
         model2 = W.build(name)[0]  # the same weights, trained by the traced step
-        runners["compiled"] = cr.compile(W.chainrule_step(model2, x, y, False))
+        runners["compiled"] = cr.compile(W.chainrule_step(model2, x, y, infer))
     if with_torch:
         runners["torch"] = W.torch_step(W.torch_model(name, model), x, y, infer)
         if name == "rnn":
