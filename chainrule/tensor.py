@@ -48,6 +48,8 @@ class Tensor:
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
+        if STATE.tracer is not None:
+            STATE.tracer.created.add(id(self))
 
     # -- construction helpers used by the engine ------------------------------------------
     @classmethod
@@ -58,6 +60,8 @@ class Tensor:
         t._node = None
         t._fw = None
         t.requires_grad = requires_grad
+        if STATE.tracer is not None:
+            STATE.tracer.created.add(id(t))
         return t
 
     @classmethod

@@ -55,6 +55,15 @@ def _build(template, slots):
     return type(template)(_build(e, slots) for e in template)
 
 
+def _uniform(a):
+    """True for an array that holds one value throughout (a fill such as ones or zeros), which
+    a step can only have made from constants."""
+    if a.size <= 1:
+        return True
+    first = a.reshape(-1)[:1]
+    return bool(np.all(a == first)) if a.dtype.kind != "f" or np.isfinite(first[0]) else False
+
+
 class Tracer:
     """What one eager call did, in a form that can be run again on new input arrays."""
 
@@ -76,6 +85,7 @@ class Tracer:
         self._leaf_ids = {}
         self._steps = {}
         self._returned = set()  # slots the backward pass must not free
+        self.created = set()  # ids of tensors made during the step outside the ops
 
     # -- recording -------------------------------------------------------------------------------
     def unsupported(self, why):
@@ -87,6 +97,8 @@ class Tracer:
             yield ("arg", i), t.data
         for k, a in enumerate(self.slot_arrays):
             yield ("slot", k), a
+        for t in list(self.live.values()):
+            yield ("live", t), t.data
 
     def _array_ref(self, a):
         """A ref for an array met outside the ops: a traced array, a whole reshape of one,
@@ -116,6 +128,12 @@ class Tracer:
             r = self._array_ref(t.data)
             if r is not None or self.problem:
                 return r
+            if id(t) in self.created and not _uniform(t.data):
+                # made during the step from arrays the tracer cannot see (a mask, statistics
+                # prepared with NumPy): its value may change from call to call
+                self.unsupported("a tensor computed outside the ops during the step (e.g. a "
+                                 "mask or statistics prepared with NumPy)")
+                return None
         self.live[id(t)] = t
         self.keep.append(t)
         return ("live", t)
@@ -178,6 +196,7 @@ class Tracer:
         """Drop what only the recording needed (the first call's arrays and tensors)."""
         self.n_slots = len(self.slot_arrays)
         self.slot_arrays = self.keep = self.slots = self.nodes = self.arg_tensors = None
+        self.created = None
 
     def set_outputs(self, result):
         def template(x):

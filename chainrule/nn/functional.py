@@ -223,7 +223,11 @@ def _class_targets(name, x, target, ignore_index):
         rows = x
     else:
         rows = _SH.movedim(x, 1, -1).reshape(-1, c)
-    return rows, Tensor._wrap(t.reshape(-1).astype(np.int64, copy=False)), t.shape
+    if isinstance(target, Tensor) and t.ndim == 1 and t.dtype == np.int64:
+        flat = target  # already what the op takes (and a tensor compile can follow)
+    else:
+        flat = Tensor._wrap(t.reshape(-1).astype(np.int64, copy=False))
+    return rows, flat, t.shape
 
 
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100,  # noqa: A002
@@ -663,14 +667,15 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None,  # noqa
     if running_mean is None or running_var is None:
         raise ArgumentError("batch_norm: running_mean and running_var are needed when "
                             "training=False")
-    rm = _raw(running_mean).astype(x.dtype, copy=False).reshape(bshape)
-    rv = _raw(running_var).astype(x.dtype, copy=False).reshape(bshape)
-    inv = Tensor._wrap((1.0 / np.sqrt(rv + eps)).astype(x.dtype, copy=False))
+    # through ops on the statistics' own tensors, so a traced step (compile) reads their
+    # current values on every replay
+    rm = as_tensor(running_mean, x.dtype).reshape(bshape)
+    inv = _E.rsqrt(as_tensor(running_var, x.dtype).reshape(bshape) + eps)
     if w is None:
         scale = inv
     else:
         scale = w.reshape(bshape) * inv
-    out = (x - Tensor._wrap(rm)) * scale
+    out = (x - rm) * scale
     if b is not None:
         out = out + b.reshape(bshape)
     return out

@@ -190,3 +190,30 @@ def test_values_read_out_of_tensors_make_it_run_eagerly():
     for s in (1.0, -1.0):
         x = cr.full((2, 3), s)
         assert compiled(x).item() == step(x).item()
+
+
+def test_an_evaluation_step_follows_later_changes_of_the_model():
+    """A traced evaluation step reads parameters and batch-norm statistics afresh on every
+    replay: training the model eagerly between evaluations changes its results, as it should."""
+    cr.manual_seed(0)
+    model = nn.Sequential(nn.Linear(6, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 3))
+    opt = cr.optim.SGD(model.parameters(), lr=0.1)
+
+    def evaluate(x):
+        with cr.no_grad():
+            return model(x)
+
+    compiled = cr.compile(evaluate)
+    rng = np.random.default_rng(0)
+    x = cr.tensor(rng.standard_normal((5, 6)).astype(np.float32))
+    for _ in range(4):
+        model.eval()
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            got = compiled(x).numpy()
+        np.testing.assert_array_equal(got, evaluate(x).numpy())
+        model.train()  # one eager training step: new weights and running statistics
+        opt.zero_grad()
+        F.cross_entropy(model(x), cr.tensor([0, 1, 2, 0, 1])).backward()
+        opt.step()
+    assert compiled.eager_reason is None
