@@ -19,7 +19,7 @@ updated by a module). A Python branch on a value that the two calls happen to sh
 one thing no check sees: compile steps whose control flow does not depend on the data.
 
 A replayed call returns its tensors without a graph (the backward pass has already run inside
-it).
+it). Tracing watches the whole process: trace from one thread at a time.
 """
 
 from __future__ import annotations
