@@ -525,6 +525,18 @@ def _conv_in_fwd_whole(g, w, in_hw, stride=(1, 1), padding=(0, 0, 0, 0), dilatio
                 dx[:, shift:shift + n * size] += dcols[:, i, j]
         dx = dx[:, :n * size].reshape(c, n, hp, wp)[:, :, pt:pt + h, pl:pl + wd]
         return np.ascontiguousarray(dx.transpose(1, 0, 2, 3))
+    if groups == 1 and n * ho * wo >= 4096 and ho * wo >= 64:
+        # Strided, with many pixels in all and planes of 8x8 and up: the same one product,
+        # and col2im as one strided add per tap over every sample at once (a (128, 64, 10, 10)
+        # cotangent of a stride-2 3x3 conv: 22.7 -> 16.3 ms; smaller planes gain nothing)
+        g2 = g.transpose(1, 0, 2, 3).reshape(o, n * ho * wo)
+        dcols = np.matmul(w.reshape(o, c * kh * kw).T, g2).reshape(c, kh, kw, n, ho, wo)
+        dx = np.zeros((c, n, hp, wp), dtype=dcols.dtype)
+        for i in range(kh):
+            for j in range(kw):
+                dx[:, :, i * dh:i * dh + sh * (ho - 1) + 1:sh,
+                   j * dw:j * dw + sw * (wo - 1) + 1:sw] += dcols[:, i, j]
+        return np.ascontiguousarray(dx[:, :, pt:pt + h, pl:pl + wd].transpose(1, 0, 2, 3))
     wg = w.reshape(groups, o // groups, cg * kh * kw)
     dcols = np.matmul(np.swapaxes(wg, 1, 2), g.reshape(n, groups, o // groups, ho * wo))
     dcols = dcols.reshape(n, c, kh, kw, ho, wo)

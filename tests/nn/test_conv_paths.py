@@ -31,30 +31,31 @@ def _reference(x, w, b, g, stride, pad, dil):
     return out, dxp[:, :, pt:pt + h, pl:pl + wd], dwt, g.sum(axis=(0, 2, 3))
 
 
-# (n, c, (h, w), o, kernel, padding as (top, bottom, left, right), dilation)
+# (n, c, (h, w), o, kernel, padding as (top, bottom, left, right), dilation, stride)
 CASES = [
-    (16, 3, (20, 20), 8, (3, 3), (1, 1, 1, 1), (1, 1)),    # few rows: per-sample products
-    (8, 8, (24, 24), 12, (3, 3), (1, 1, 1, 1), (1, 1)),    # 72 rows: one product
-    (8, 8, (24, 22), 12, (2, 4), (0, 1, 1, 2), (1, 1)),    # even kernel, asymmetric padding
-    (8, 8, (25, 23), 12, (3, 2), (2, 2, 1, 1), (2, 3)),    # dilated
-    (8, 12, (24, 24), 6, (3, 3), (1, 1, 1, 1), (1, 1)),    # fewer outputs: full correlation
-    (64, 4, (1, 100), 8, (1, 5), (0, 0, 2, 2), (1, 1)),    # a 1-D convolution
+    (16, 3, (20, 20), 8, (3, 3), (1, 1, 1, 1), (1, 1), (1, 1)),  # few rows: per sample
+    (8, 8, (24, 24), 12, (3, 3), (1, 1, 1, 1), (1, 1), (1, 1)),  # 72 rows: one product
+    (8, 8, (24, 22), 12, (2, 4), (0, 1, 1, 2), (1, 1), (1, 1)),  # even kernel, asymmetric
+    (8, 8, (25, 23), 12, (3, 2), (2, 2, 1, 1), (2, 3), (1, 1)),  # dilated
+    (8, 12, (24, 24), 6, (3, 3), (1, 1, 1, 1), (1, 1), (1, 1)),  # fewer outputs
+    (64, 4, (1, 100), 8, (1, 5), (0, 0, 2, 2), (1, 1), (1, 1)),  # a 1-D convolution
+    (40, 4, (21, 20), 6, (3, 3), (1, 1, 1, 0), (1, 1), (2, 2)),  # strided, 8x8 planes and up
 ]
 
 
-@pytest.mark.parametrize("n,c,hw,o,k,pad,dil", CASES)
-def test_large_convolutions_match_the_definition(n, c, hw, o, k, pad, dil):
+@pytest.mark.parametrize("n,c,hw,o,k,pad,dil,stride", CASES)
+def test_large_convolutions_match_the_definition(n, c, hw, o, k, pad, dil, stride):
     rng = np.random.default_rng(0)
     x = rng.standard_normal((n, c) + hw)
     w = rng.standard_normal((o, c) + k)
     b = rng.standard_normal(o)
-    attrs = dict(stride=(1, 1), padding=pad, dilation=dil, groups=1)
+    attrs = dict(stride=stride, padding=pad, dilation=dil, groups=1)
     xt, wt, bt = (cr.tensor(a, requires_grad=True) for a in (x, w, b))
     y = _conv(xt, wt, bt, attrs)
     assert y.shape[0] * y.shape[2] * y.shape[3] >= 4096  # large enough for the fast paths
     g = rng.standard_normal(y.shape)
     y.backward(cr.tensor(g))
-    out, dx, dw, db = _reference(x, w, b, g, (1, 1), pad, dil)
+    out, dx, dw, db = _reference(x, w, b, g, stride, pad, dil)
     np.testing.assert_allclose(y.detach().numpy(), out, rtol=1e-10, atol=1e-10)
     np.testing.assert_allclose(xt.grad.numpy(), dx, rtol=1e-10, atol=1e-10)
     np.testing.assert_allclose(wt.grad.numpy(), dw, rtol=1e-10, atol=1e-9)
