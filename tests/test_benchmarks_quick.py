@@ -22,21 +22,26 @@ def test_loss_agrees_with_pytorch(name):
     assert abs(lc - lt) <= 1e-4 * max(abs(lt), 1e-12), (name, lc, lt)
 
 
+def _held_after(step, n):
+    """Bytes still allocated after ``n`` more calls of ``step`` than after one."""
+    tracemalloc.start()
+    try:
+        step()
+        base = tracemalloc.get_traced_memory()[0]
+        for _ in range(n):
+            step()
+        return tracemalloc.get_traced_memory()[0] - base
+    finally:
+        tracemalloc.stop()
+
+
 @pytest.mark.parametrize("name", ["mlp-small", "cnn1d", "rnn", "transformer"])
 def test_step_memory_is_bounded(name):
     model, x, y, infer = W.build(name)
     step = W.chainrule_step(model, x, y, infer)
     for _ in range(3):
         step()
-    tracemalloc.start()
-    try:
-        step()
-        base = tracemalloc.get_traced_memory()[0]
-        for _ in range(15):
-            step()
-        grown = tracemalloc.get_traced_memory()[0] - base
-    finally:
-        tracemalloc.stop()
+    grown = _held_after(step, 15)
     assert grown < 256 * 1024, f"{name}: {grown} bytes still held after 15 more steps"
 
 
@@ -92,13 +97,5 @@ def test_every_training_workload_compiles_to_the_eager_numbers(name):
     assert compiled.eager_reason is None
     for p, q in zip(model_a.parameters(), model_b.parameters()):
         assert np.array_equal(p.data, q.data)
-    tracemalloc.start()
-    try:
-        compiled()
-        base = tracemalloc.get_traced_memory()[0]
-        for _ in range(10):
-            compiled()
-        grown = tracemalloc.get_traced_memory()[0] - base
-    finally:
-        tracemalloc.stop()
+    grown = _held_after(compiled, 10)
     assert grown < 256 * 1024, f"{name}: {grown} bytes still held after 10 more replays"
