@@ -10,13 +10,15 @@ call the optimisers as before.
 
 The recording is only trusted once it has been checked. Anything the tracer cannot follow
 (random numbers, in-place changes of tensors, values read out of tensors with ``item()`` or
-``numpy()``, a backward pass with its own gradient or ``create_graph``, forward mode) makes the
-function run eagerly for good, with a warning saying why. On the second call the replay runs
-once against the eager step from the same state: unless the returned values, every tensor the
-step reads and every gradient agree exactly, the function also stays eager (this catches, for
-example, arrays a front-end prepared from the inputs outside the ops, or running statistics
-updated by a module). A Python branch on a value that the two calls happen to share is the
-one thing no check sees: compile steps whose control flow does not depend on the data.
+``numpy()``, tensors made during the step from arrays computed with NumPy, batch-norm running
+statistics, gradient clipping, learning-rate scheduler steps, a backward pass with its own
+gradient or ``create_graph``) makes the function run eagerly for good, with a warning saying
+why. On the second call the replay runs once against the eager step from the same state:
+unless the returned values, every tensor the step reads and every gradient agree exactly, the
+function also stays eager (this catches, for example, an array an op took as an attribute
+after preparing it from the inputs outside the ops). What no check sees is a value the first
+two calls happen to share: a Python branch on it, or such an array that is equal in both;
+compile steps whose control flow and attributes do not depend on the data.
 
 A replayed call returns its tensors without a graph (the backward pass has already run inside
 it). Tracing watches the whole process: trace from one thread at a time.
