@@ -67,18 +67,10 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
             if type(v) is not Node:  # a leaf tensor
                 if accumulate:
                     if not tensor_path:
-                        # Each leaf owns its .grad array: one cotangent array can reach several
-                        # leaves (x + a + b), and optimisers may update grads in place.
-                        # A C-contiguous grad also keeps optimiser updates fast (mixed layouts
-                        # make numpy's elementwise loops several times slower).
-                        if id(g) in handed_out or not g.flags.writeable or \
-                                not g.flags.c_contiguous:
-                            g = np.array(g, order="C")
-                        handed_out.add(id(g))
-                    gt = g if tensor_path else Tensor._wrap(g)
-                    if not create_graph and tensor_path:
-                        gt = gt.detach()
-                    v.grad = gt if v.grad is None else _leaf_add(v.grad, gt)
+                        give_leaf(v, g, handed_out)
+                    else:
+                        gt = g if create_graph else g.detach()
+                        v.grad = gt if v.grad is None else _leaf_add(v.grad, gt)
                 continue
             if v.inputs is None:
                 raise GraphError(
@@ -104,11 +96,7 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
             for t, ct in zip(ins, cts):
                 if ct is None or not t.requires_grad:
                     continue
-                arr = t.data
-                if ct.shape != arr.shape:
-                    ct = xp.sum_to(ct, arr.shape)
-                if ct.dtype != arr.dtype:
-                    ct = xp.astype(ct, arr.dtype)
+                ct = fit(xp, ct, t.data)
                 u = t._node
                 uid = id(t) if u is None else id(u)
                 prev = grads.get(uid)
@@ -117,6 +105,33 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
                 v.inputs = None
                 v.out = None
     return found
+
+
+def give_leaf(v, g, handed_out):
+    """Add the array cotangent ``g`` into leaf ``v``'s ``.grad``.
+
+    Each leaf owns its .grad array: one cotangent array can reach several leaves (x + a + b),
+    and optimisers may update grads in place, so an array already handed out (ids in
+    ``handed_out``) or read-only is copied. A C-contiguous grad also keeps optimiser updates
+    fast (mixed layouts make numpy's elementwise loops several times slower).
+    """
+    from ..tensor import Tensor
+
+    if id(g) in handed_out or not g.flags.writeable or not g.flags.c_contiguous:
+        g = np.array(g, order="C")
+    handed_out.add(id(g))
+    gt = Tensor._wrap(g)
+    v.grad = gt if v.grad is None else _leaf_add(v.grad, gt)
+
+
+def fit(xp, ct, arr):
+    """A rule's cotangent for input ``arr``, summed back to its broadcast shape and cast to its
+    dtype (rules leave both to the engine)."""
+    if ct.shape != arr.shape:
+        ct = xp.sum_to(ct, arr.shape)
+    if ct.dtype != arr.dtype:
+        ct = xp.astype(ct, arr.dtype)
+    return ct
 
 
 def _accumulate(a, b):

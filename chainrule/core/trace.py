@@ -32,6 +32,7 @@ import warnings
 import numpy as np
 
 from . import npns
+from .reverse import fit, give_leaf
 from .state import STATE
 
 
@@ -85,7 +86,6 @@ class Tracer:
         self.problem = None
         self.outputs = None
         self._leaf_ids = {}
-        self._steps = {}
         self._returned = set()  # slots the backward pass must not free
         self.created = set()  # ids of tensors made during the step outside the ops
 
@@ -195,7 +195,10 @@ class Tracer:
                 self.plan.append(("node", rec))
 
     def finish(self):
-        """Drop what only the recording needed (the first call's arrays and tensors)."""
+        """Turn each backward plan into replay steps and drop what only the recording needed
+        (the first call's arrays and tensors)."""
+        self.effects = [("backward", e[1], self._compile_plan(e[2])) if e[0] == "backward"
+                        else e for e in self.effects]
         self.n_slots = len(self.slot_arrays)
         self.slot_arrays = self.keep = self.slots = self.nodes = self.arg_tensors = None
         self.created = None
@@ -241,6 +244,15 @@ class Tracer:
             return ref[1].data
         return self._value(ref[1], slots, args).reshape(ref[2])  # a view
 
+    def _inputs(self, refs, static, dynamic, slots, args):
+        """A record's input arrays and attributes for this call."""
+        ins = [self._value(r, slots, args) for r in refs]
+        if dynamic:
+            static = dict(static)
+            for name, r in dynamic:
+                static[name] = self._value(r, slots, args)
+        return ins, static
+
     def replay(self, args):
         slots = [None] * self.n_slots
         records = self.records
@@ -248,12 +260,8 @@ class Tracer:
             kind = effect[0]
             if kind == "op":
                 op, refs, static, dynamic, slot, _ = records[effect[1]]
-                ins = [self._value(r, slots, args) for r in refs]
-                if dynamic:
-                    static = dict(static)
-                    for name, r in dynamic:
-                        static[name] = self._value(r, slots, args)
-                out = op.forward(*ins, **static)
+                ins, attrs = self._inputs(refs, static, dynamic, slots, args)
+                out = op.forward(*ins, **attrs)
                 slots[slot] = out if type(out) is np.ndarray else np.asarray(out)
             elif kind == "call":
                 effect[1](**effect[2])
@@ -274,46 +282,28 @@ class Tracer:
     def _backward(self, root, plan, slots, args):
         """The reverse pass in the order the engine took when tracing (so sums of several
         cotangents add up in the same order), with the engine's rules for leaves."""
-        from ..tensor import Tensor
-
-        steps = self._steps.get(id(plan))
-        if steps is None:
-            steps = self._steps[id(plan)] = self._compile_plan(plan)
         g0 = np.ones_like(slots[root])
         grads = {root: g0}
         handed_out = {id(g0)}
-        for step in steps:
+        for step in plan:
             if step[0]:  # a leaf
                 g = grads.pop(step[1], None)
-                if g is None:
-                    continue
-                if id(g) in handed_out or not g.flags.writeable or not g.flags.c_contiguous:
-                    g = np.array(g, order="C")
-                handed_out.add(id(g))
-                ref = step[2]
-                t = args[ref[1]] if ref[0] == "arg" else ref[1]
-                gt = Tensor._wrap(g)
-                t.grad = gt if t.grad is None else t.grad + gt
+                if g is not None:
+                    ref = step[2]
+                    give_leaf(args[ref[1]] if ref[0] == "arg" else ref[1], g, handed_out)
                 continue
             _, op, refs, static, dynamic, slot, needs, keys = step
             g = grads.pop(slot, None)
             if g is None:
                 continue
-            ins = [self._value(r, slots, args) for r in refs]
-            if dynamic:
-                static = dict(static)
-                for name, r in dynamic:
-                    static[name] = self._value(r, slots, args)
-            cts = op.vjp(npns, g, slots[slot], ins, needs, **static)
+            ins, attrs = self._inputs(refs, static, dynamic, slots, args)
+            cts = op.vjp(npns, g, slots[slot], ins, needs, **attrs)
             if slot not in self._returned:
                 slots[slot] = None  # as the engine drops a node's arrays once it is done
             for key, arr, need, ct in zip(keys, ins, needs, cts):
                 if ct is None or not need:
                     continue
-                if ct.shape != arr.shape:
-                    ct = npns.sum_to(ct, arr.shape)
-                if ct.dtype != arr.dtype:
-                    ct = npns.astype(ct, arr.dtype)
+                ct = fit(npns, ct, arr)
                 prev = grads.get(key)
                 grads[key] = ct if prev is None else prev + ct
 
