@@ -74,15 +74,32 @@ def sum_kept(a, axes):
     return a.sum(axis=tuple(ax), keepdims=True)
 
 
+def _row_index(n):
+    key = ("rows", n)
+    v = _ONES.get(key)
+    if v is None:
+        if len(_ONES) > 64:
+            _ONES.clear()
+        v = _ONES[key] = np.arange(n)
+        v.flags.writeable = False
+    return v
+
+
 def max_kept(a, axis):
     """``a.max(axis=axis, keepdims=True)`` for the shift that keeps softmax-type rules from
-    overflowing. For floats it is ``fmax.reduce``: 1.5x faster than ``max`` over short rows (64
-    entries: 0.37 -> 0.25 ms for 4096 rows) and equal to it except in rows holding a NaN, where
-    it skips the NaN; such a row's exponentials and sum are NaN either way, so the results of
-    the rules using it are the same."""
-    if a.dtype.kind == "f":
-        return np.fmax.reduce(a, axis=axis, keepdims=True)
-    return a.max(axis=axis, keepdims=True)
+    overflowing. Over the last axis of a contiguous float array it picks each row's entry at
+    ``argmax``, whose SIMD loop is faster than a reduction over short rows (4096 rows of 64:
+    0.24 -> 0.15 ms; 1600 rows of 64: 0.095 -> 0.045 ms); the value is the row maximum, or
+    NaN in a row holding a NaN, as ``max`` gives. Over other axes it is ``fmax.reduce`` (it
+    skips NaNs; such a row's exponentials and sum are NaN either way)."""
+    if a.dtype.kind != "f":
+        return a.max(axis=axis, keepdims=True)
+    nd = a.ndim
+    if nd and axis % nd == nd - 1 and a.shape[-1] and a.size > 64 and a.flags.c_contiguous:
+        rows = a.reshape(-1, a.shape[-1])
+        m = rows[_row_index(rows.shape[0]), rows.argmax(axis=1)]
+        return m.reshape(a.shape[:-1] + (1,))
+    return np.fmax.reduce(a, axis=axis, keepdims=True)
 
 
 # -- matmul on operands with ndim >= 2; the front-end handles the 1-D cases --------------------

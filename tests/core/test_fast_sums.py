@@ -58,24 +58,32 @@ def test_sum_kept_matches_numpy(shape, axes, dtype):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64])
 def test_max_kept_is_the_row_maximum(dtype):
     a = (np.random.default_rng(2).standard_normal((33, 64)) * 10).astype(dtype)
-    a[3] = -np.inf if dtype != np.int64 else a[3]
-    for axis in (-1, 0):
-        got = max_kept(a, axis)
+    if dtype != np.int64:
+        a[3] = -np.inf
+        a[4, 5] = np.inf
+        a[5, :] = 0.0
+        a[5, 7] = -0.0
+    cases = [(a, -1), (a, 0), (a, 1), (a[:, ::2], -1), (a.reshape(3, 11, 4, 16), -1),
+             (a.reshape(3, 11, 4, 16), 2), (a[:2, :10], -1)]
+    for arr, axis in cases:
+        got = max_kept(arr, axis)
         assert got.dtype == a.dtype
-        np.testing.assert_array_equal(got, a.max(axis=axis, keepdims=True))
+        np.testing.assert_array_equal(got, arr.max(axis=axis, keepdims=True))
 
 
-def test_softmax_rules_keep_nan_rows_nan():
-    """max_kept skips a NaN where max would return it; the rows come out NaN all the same."""
+@pytest.mark.parametrize("rows", [4, 20])
+def test_softmax_rules_keep_nan_rows_nan(rows):
+    """max_kept returns a row's NaN (argmax, from 65 entries) or skips it (fmax, few entries);
+    the rows come out NaN all the same."""
     import chainrule as cr
     from chainrule.nn import functional as F
 
-    x = np.random.default_rng(3).standard_normal((4, 6)).astype(np.float32)
+    x = np.random.default_rng(3).standard_normal((rows, 6)).astype(np.float32)
     x[1, 2] = np.nan
-    assert np.isnan(max_kept(x, -1)).sum() == 0  # the skipped NaN
+    assert np.isnan(max_kept(x, -1)).sum() == (rows * 6 > 64)
     for f in (F.softmax, F.log_softmax):
         y = f(cr.tensor(x), dim=-1).numpy()
         assert np.isnan(y[1]).all() and np.isfinite(np.delete(y, 1, axis=0)).all()
-    q = cr.tensor(x.reshape(1, 4, 6))
+    q = cr.tensor(x.reshape(1, rows, 6))
     p = F.scaled_dot_product_attention(q, q, q).numpy()[0]
     assert np.isnan(p).all()  # the NaN reaches every query through its key
