@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import GraphError, NotDifferentiableError, NumericalError
-from . import npns
+from . import dispatch, npns
 from .graph import Node, topological_order, vertex
 from .state import STATE, _GradMode
 
@@ -115,12 +115,10 @@ def give_leaf(v, g, handed_out):
     ``handed_out``) or read-only is copied. A C-contiguous grad also keeps optimiser updates
     fast (mixed layouts make numpy's elementwise loops several times slower).
     """
-    from ..tensor import Tensor
-
     if id(g) in handed_out or not g.flags.writeable or not g.flags.c_contiguous:
         g = np.array(g, order="C")
     handed_out.add(id(g))
-    gt = Tensor._wrap(g)
+    gt = dispatch._Tensor._wrap(g)  # the class, without an import statement on every call
     v.grad = gt if v.grad is None else _leaf_add(v.grad, gt)
 
 
