@@ -43,10 +43,12 @@ def profile(name: str, steps: int = 100, warmup: int = 10) -> dict:
 
         return run
 
-    originals = {n: (op.forward, op.vjp) for n, op in REGISTRY.items()}
+    originals = {n: (op.forward, op.vjp, op.forward_saving) for n, op in REGISTRY.items()}
     try:
         for n, op in REGISTRY.items():
             op.forward = timed((n, "forward"), op.forward)
+            if op.forward_saving is not None:  # the forward the engine runs while recording
+                op.forward_saving = timed((n, "forward"), op.forward_saving)
             if op.vjp is not None:
                 op.vjp = timed((n, "backward"), op.vjp)
         for _ in range(warmup):
@@ -58,8 +60,8 @@ def profile(name: str, steps: int = 100, warmup: int = 10) -> dict:
             step()
         total = time.perf_counter() - t0
     finally:
-        for n, (fwd, vjp) in originals.items():
-            REGISTRY[n].forward, REGISTRY[n].vjp = fwd, vjp
+        for n, (fwd, vjp, saving) in originals.items():
+            REGISTRY[n].forward, REGISTRY[n].vjp, REGISTRY[n].forward_saving = fwd, vjp, saving
     ops = sorted(((n, kind, t / steps * 1e3, calls[(n, kind)] / steps)
                   for (n, kind), t in totals.items()), key=lambda r: -r[2])
     in_ops = sum(totals.values())

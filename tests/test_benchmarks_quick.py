@@ -68,7 +68,7 @@ def test_profile_splits_the_step_by_op_and_restores_the_registry():
     from benchmarks.profile import profile
     from chainrule.core.registry import REGISTRY
 
-    before = {n: (op.forward, op.vjp) for n, op in REGISTRY.items()}
+    before = {n: (op.forward, op.vjp, op.forward_saving) for n, op in REGISTRY.items()}
     res = profile("cnn1d", steps=3, warmup=1)
     rows = {(n, kind): (ms, calls) for n, kind, ms, calls in res["ops"]}
     assert rows[("conv2d", "forward")][1] == 3  # the three convolution layers
@@ -77,7 +77,8 @@ def test_profile_splits_the_step_by_op_and_restores_the_registry():
     in_ops = sum(ms for ms, _ in rows.values())
     assert in_ops > 0 and res["outside_ms"] >= 0
     assert abs(in_ops + res["outside_ms"] - res["step_ms"]) < 1e-6 * max(1.0, res["step_ms"])
-    assert all((op.forward, op.vjp) == before[n] for n, op in REGISTRY.items())
+    assert all((op.forward, op.vjp, op.forward_saving) == before[n]
+               for n, op in REGISTRY.items())
 
 
 @pytest.mark.parametrize("name", ["mlp-small", "mlp-mnist", "cnn1d", "cnn2d", "rnn",

@@ -19,8 +19,13 @@ def set_tensor_class(cls):
 
 def apply(op, *args, **attrs):
     """Apply registered ``op`` to tensors ``args``; non-tensor arguments go in ``attrs``."""
+    saved = None
     try:
-        out = op.forward(*[a.data for a in args], **attrs)
+        if op.forward_saving is not None and STATE.grad_enabled and any(
+                a.requires_grad for a in args):  # a graph will be recorded: keep what it needs
+            out, saved = op.forward_saving(*[a.data for a in args], **attrs)
+        else:
+            out = op.forward(*[a.data for a in args], **attrs)
     except (ValueError, IndexError, TypeError) as e:
         raise _user_error(op, args, attrs, e) from None
     if type(out) is not _ndarray:
@@ -36,7 +41,7 @@ def apply(op, *args, **attrs):
             for a in args:
                 if a.requires_grad:
                     t.requires_grad = True
-                    t._node = Node(op, args, out, attrs)
+                    t._node = Node(op, args, out, attrs, saved=saved)
                     break
         if STATE.fw_active:
             for a in args:

@@ -23,15 +23,18 @@ class Node:
         The forward result's array, kept for rules written in terms of the output.
     attrs : dict
         Non-tensor arguments of the op (axis, shape, index, ...).
+    saved : object
+        What the op's ``forward_saving`` kept for its reverse rule (None: nothing).
     """
 
-    __slots__ = ("op", "inputs", "out", "attrs", "where", "fw")
+    __slots__ = ("op", "inputs", "out", "attrs", "where", "fw", "saved")
 
-    def __init__(self, op, inputs, out, attrs, where=None):
+    def __init__(self, op, inputs, out, attrs, where=None, saved=None):
         self.op = op
         self.inputs = inputs
         self.out = out
         self.attrs = attrs
+        self.saved = saved
         self.where = where
         self.fw = None  # the output's forward-mode tangents, for rules that use the output
 

@@ -23,6 +23,15 @@ inputs that need none or have a zero gradient). The engine, not the rule, sums a
 its input's broadcast shape and restores its dtype.
 
 ``jvp(xp, tangents, out, inputs, **attrs) -> tangent`` with ``None`` for zero tangents.
+
+Saved values
+------------
+An explicit op may also give ``forward_saving(*arrays, **attrs) -> (out, saved)``: the same
+result together with an intermediate its reverse rule would otherwise compute again (a
+convolution's im2col columns). The engine calls it instead of ``forward`` only while recording
+a graph, keeps ``saved`` on the node until the backward pass is done with it, and hands it to
+the reverse rule as ``vjp(..., saved=saved, **attrs)`` on the NumPy path; ``saved`` may be None
+(nothing worth keeping), and rules must give the same numbers with it or without it.
 """
 
 from __future__ import annotations
@@ -34,10 +43,10 @@ class Op:
     """A registry entry. See the module docstring for the meaning of the fields."""
 
     __slots__ = ("name", "forward", "vjp", "jvp", "kind", "differentiable", "samples", "smooth",
-                 "derivs", "nin", "doc")
+                 "derivs", "nin", "doc", "forward_saving")
 
     def __init__(self, name, forward, vjp=None, jvp=None, kind="explicit", differentiable=True,
-                 samples=None, smooth=True, derivs=None, nin=None, doc=""):
+                 samples=None, smooth=True, derivs=None, nin=None, doc="", forward_saving=None):
         self.name = name
         self.forward = forward
         self.vjp = vjp
@@ -49,6 +58,7 @@ class Op:
         self.derivs = derivs
         self.nin = nin
         self.doc = doc
+        self.forward_saving = forward_saving
 
     def __repr__(self):
         return f"<Op {self.name} ({self.kind})>"
@@ -121,10 +131,12 @@ def linear(name, forward, transpose, samples=None, nin=1, doc=""):
                        doc=doc))
 
 
-def explicit(name, forward, vjp, jvp, samples=None, smooth=True, nin=None, doc=""):
-    """Register an op with hand-written reverse and forward rules."""
+def explicit(name, forward, vjp, jvp, samples=None, smooth=True, nin=None, doc="",
+             forward_saving=None):
+    """Register an op with hand-written reverse and forward rules (and, optionally, a forward
+    that also returns a value for the reverse rule: see "Saved values" above)."""
     return register(Op(name, forward, vjp, jvp, "explicit", samples=samples, smooth=smooth,
-                       nin=nin, doc=doc))
+                       nin=nin, doc=doc, forward_saving=forward_saving))
 
 
 def nondiff(name, forward, samples=None, doc=""):

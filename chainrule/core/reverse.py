@@ -87,7 +87,10 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
                 out = v.out
                 in_vals = [t.data for t in ins]
             try:
-                cts = op.vjp(xp, g, out, in_vals, needs, **v.attrs)
+                if v.saved is None or tensor_path:
+                    cts = op.vjp(xp, g, out, in_vals, needs, **v.attrs)
+                else:
+                    cts = op.vjp(xp, g, out, in_vals, needs, saved=v.saved, **v.attrs)
             except NotImplementedError as e:
                 raise NotDifferentiableError(
                     f"backward: op '{op.name}' has no reverse rule: {e}") from None
@@ -104,6 +107,7 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
             if not retain_graph:
                 v.inputs = None
                 v.out = None
+                v.saved = None
     return found
 
 

@@ -79,7 +79,7 @@ class Tracer:
         self.slots = {}  # id(tensor) -> slot of an op output
         self.slot_arrays = []
         self.nodes = {}  # id(node) -> record
-        self.records = []  # (op, refs, static attrs, dynamic attrs, slot, needs)
+        self.records = []  # (op, refs, static attrs, dynamic attrs, slot, needs, saving)
         self.effects = []  # ("op", record) | ("call", bound method, kwargs) | ("backward", ...)
         self.live = {}  # id -> tensor made outside the step (parameters, constants)
         self.plan = None
@@ -163,7 +163,9 @@ class Tracer:
         self.keep.append(out)
         rec = len(self.records)
         needs = tuple([a.requires_grad for a in args])
-        self.records.append((op, refs, static, dynamic, slot, needs))
+        # the eager step ran forward_saving (a graph was recorded): so does the replay
+        saving = op.forward_saving is not None and out._node is not None
+        self.records.append((op, refs, static, dynamic, slot, needs, saving))
         if out._node is not None:
             self.nodes[id(out._node)] = rec
         self.effects.append(("op", rec))
@@ -226,7 +228,7 @@ class Tracer:
             if e[0] == "backward":
                 seen_backward = True
             elif e[0] == "op" and seen_backward:
-                _, refs, _, dynamic, _, _ = self.records[e[1]]
+                _, refs, _, dynamic, _, _, _ = self.records[e[1]]
                 for r in list(refs) + [r for _, r in dynamic]:
                     while r[0] == "view":
                         r = r[1]
@@ -255,18 +257,24 @@ class Tracer:
 
     def replay(self, args):
         slots = [None] * self.n_slots
+        saved = {}  # slot -> what forward_saving kept for the reverse rule
         records = self.records
         for effect in self.effects:
             kind = effect[0]
             if kind == "op":
-                op, refs, static, dynamic, slot, _ = records[effect[1]]
+                op, refs, static, dynamic, slot, _, saving = records[effect[1]]
                 ins, attrs = self._inputs(refs, static, dynamic, slots, args)
-                out = op.forward(*ins, **attrs)
+                if saving:
+                    out, kept = op.forward_saving(*ins, **attrs)
+                    if kept is not None:
+                        saved[slot] = kept
+                else:
+                    out = op.forward(*ins, **attrs)
                 slots[slot] = out if type(out) is np.ndarray else np.asarray(out)
             elif kind == "call":
                 effect[1](**effect[2])
             else:
-                self._backward(effect[1], effect[2], slots, args)
+                self._backward(effect[1], effect[2], slots, args, saved)
 
         return _build(self.outputs, slots)
 
@@ -279,7 +287,7 @@ class Tracer:
             return -1 - ref[1]
         return -(1 << 40) - self._leaf_ids.setdefault(id(ref[1]), len(self._leaf_ids))
 
-    def _backward(self, root, plan, slots, args):
+    def _backward(self, root, plan, slots, args, saved):
         """The reverse pass in the order the engine took when tracing (so sums of several
         cotangents add up in the same order), with the engine's rules for leaves."""
         g0 = np.ones_like(slots[root])
@@ -297,7 +305,11 @@ class Tracer:
             if g is None:
                 continue
             ins, attrs = self._inputs(refs, static, dynamic, slots, args)
-            cts = op.vjp(npns, g, slots[slot], ins, needs, **attrs)
+            kept = saved.pop(slot, None)
+            if kept is None:
+                cts = op.vjp(npns, g, slots[slot], ins, needs, **attrs)
+            else:
+                cts = op.vjp(npns, g, slots[slot], ins, needs, saved=kept, **attrs)
             if slot not in self._returned:
                 slots[slot] = None  # as the engine drops a node's arrays once it is done
             for key, arr, need, ct in zip(keys, ins, needs, cts):
@@ -313,7 +325,7 @@ class Tracer:
             if kind == "leaf":
                 steps.append((True, self._grad_key(x), x))
             else:
-                op, refs, static, dynamic, slot, needs = self.records[x]
+                op, refs, static, dynamic, slot, needs, _ = self.records[x]
                 steps.append((False, op, refs, static, dynamic, slot, needs,
                               [self._grad_key(r) for r in refs]))
         return steps

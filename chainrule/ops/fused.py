@@ -451,37 +451,63 @@ _CM_ROWS = 64
 _SWAP_MIN_PIXELS = 1024
 
 
+# The forward's im2col columns are kept for the weight gradient (the conv2d node's saved value)
+# when they are laid out as that gradient's product wants them and take at most this many bytes:
+# cnn2d's second conv's weight gradient 2.05 -> 0.94 ms for 7 MB kept until the backward pass.
+_SAVE_MAX_BYTES = 32 << 20
+
+
+def _wgrad_per_sample(groups, rows, pixels):
+    """Whether the weight gradient multiplies per-sample columns (else every sample's columns
+    side by side): large planes with few rows (channels x kernel taps), or very large planes."""
+    return groups == 1 and pixels >= 100 and (rows < _CM_ROWS or pixels >= 1024)
+
+
 def _conv_fwd_whole(x, w, b=None, stride=(1, 1), padding=(0, 0, 0, 0), dilation=(1, 1),
                     groups=1):
+    return _conv_fwd_cols(x, w, b, stride, padding, dilation, groups)[0]
+
+
+def _conv_fwd_cols(x, w, b=None, stride=(1, 1), padding=(0, 0, 0, 0), dilation=(1, 1),
+                   groups=1):
+    """The convolution, and its im2col columns where the weight gradient can use them as they
+    are (else None)."""
     if x.ndim == 3:
-        return _conv_fwd_whole(x[:, :, None], w[:, :, None], b, stride, padding, dilation,
-                               groups)[:, :, 0]
+        out, cols = _conv_fwd_cols(x[:, :, None], w[:, :, None], b, stride, padding, dilation,
+                                   groups)
+        return out[:, :, 0], cols
     n = x.shape[0]
     o, cg, kh, kw = w.shape
     xp_ = _pad_hw(x, padding)
     ho, wo = _out_hw(xp_.shape[2], xp_.shape[3], (kh, kw), stride, dilation)
+    rows, pixels = cg * kh * kw, ho * wo
     if kh == kw == 1 and stride == (1, 1):
-        cols = xp_.reshape(n, groups, cg, ho * wo)  # a 1x1 convolution needs no im2col
-    elif groups == 1 and cg * kh * kw >= _CM_ROWS and n > 1 and ho * wo >= 100:
+        cols = xp_.reshape(n, groups, cg, pixels)  # a 1x1 convolution needs no im2col
+        keep = None  # a view of the input: nothing to save
+    elif groups == 1 and rows >= _CM_ROWS and n > 1 and pixels >= 100:
         # Many rows (16 channels x 3x3 taps and up) on planes of 100 pixels and more: columns
         # of every sample side by side and one large product, transposed back to (N, O, H, W)
         # once; faster than one product per sample there (cnn2d's second conv: 1.97 -> 1.67
         # ms), slower for fewer rows or smaller planes (cnn1d's 40 pixels).
         cols = _windows(xp_, (kh, kw), stride, dilation, ho, wo).transpose(
-            1, 2, 3, 0, 4, 5).reshape(cg * kh * kw, n * ho * wo)
-        out = np.matmul(w.reshape(o, cg * kh * kw), cols)
+            1, 2, 3, 0, 4, 5).reshape(rows, n * pixels)
+        out = np.matmul(w.reshape(o, rows), cols)
         if b is not None:
             out += b.reshape(o, 1)
-        return np.ascontiguousarray(out.reshape(o, n, ho, wo).transpose(1, 0, 2, 3))
+        out = np.ascontiguousarray(out.reshape(o, n, ho, wo).transpose(1, 0, 2, 3))
+        keep = None if _wgrad_per_sample(groups, rows, pixels) else cols[None]
+        return out, keep if cols.nbytes <= _SAVE_MAX_BYTES else None
     else:
         # One contiguous im2col copy, then one (batched) matrix product.
         cols = _windows(xp_, (kh, kw), stride, dilation, ho, wo).reshape(
-            n, groups, cg * kh * kw, ho * wo)
-    out = np.matmul(w.reshape(groups, o // groups, cg * kh * kw), cols)
+            n, groups, rows, pixels)
+        keep = cols.reshape(n, rows, pixels) if _wgrad_per_sample(groups, rows, pixels) \
+            else None
+    out = np.matmul(w.reshape(groups, o // groups, rows), cols)
     out = out.reshape(n, o, ho, wo)
     if b is not None:
         out += b.reshape(1, o, 1, 1)
-    return out
+    return out, keep if keep is None or keep.nbytes <= _SAVE_MAX_BYTES else None
 
 
 def _conv_in_fwd_whole(g, w, in_hw, stride=(1, 1), padding=(0, 0, 0, 0), dilation=(1, 1),
@@ -552,27 +578,31 @@ def _conv_in_fwd_whole(g, w, in_hw, stride=(1, 1), padding=(0, 0, 0, 0), dilatio
 
 
 def _conv_w_fwd_whole(x, g, ksize, stride=(1, 1), padding=(0, 0, 0, 0), dilation=(1, 1),
-                      groups=1):
+                      groups=1, cols=None):
+    """The weight gradient; ``cols``: the forward's columns, in this function's layout for
+    these shapes (``_conv_fwd_cols``), so they need not be gathered again."""
     if x.ndim == 3:
         return _conv_w_fwd_whole(x[:, :, None], g[:, :, None], (1,) + tuple(ksize), stride,
-                                 padding, dilation, groups)[:, :, 0]
+                                 padding, dilation, groups, cols)[:, :, 0]
     n, c = x.shape[:2]
     _, o, ho, wo = g.shape
     kh, kw = ksize
     cg = c // groups
-    xp_ = _pad_hw(x, padding)
-    win = _windows(xp_, ksize, stride, dilation, ho, wo)
-    if groups == 1 and ho * wo >= 100 and (cg * kh * kw < _CM_ROWS or ho * wo >= 1024):
+    if cols is None:
+        win = _windows(_pad_hw(x, padding), ksize, stride, dilation, ho, wo)
+    if _wgrad_per_sample(groups, cg * kh * kw, ho * wo):
         # Large planes with few taps x channels: the forward pass's im2col layout (one
         # cache-friendly copy) and one product per sample, summed over the batch. With more
         # rows (16 channels x 3x3 taps and up) on planes under 1024 pixels, the single product
         # below is faster (cnn2d's second conv: 2.48 -> 2.14 ms).
-        cols = win.reshape(n, c * kh * kw, ho * wo)
+        if cols is None:
+            cols = win.reshape(n, c * kh * kw, ho * wo)
         # (rows x pixels) @ (pixels x out channels), transposed at the end, as below
         dw = np.matmul(cols, np.swapaxes(g.reshape(n, o, ho * wo), 1, 2)).sum(axis=0).T
         return dw.reshape(o, c, kh, kw)
     # Lay samples and pixels side by side so the whole reduction is one product per group.
-    cols = win.transpose(1, 2, 3, 0, 4, 5).reshape(groups, cg * kh * kw, n * ho * wo)
+    if cols is None:
+        cols = win.transpose(1, 2, 3, 0, 4, 5).reshape(groups, cg * kh * kw, n * ho * wo)
     gr = g.transpose(1, 0, 2, 3).reshape(groups, o // groups, n * ho * wo)
     if n * ho * wo >= _SWAP_MIN_PIXELS and cg * kh * kw >= 16:
         # the transposed product, (rows x pixels) @ (pixels x out channels), then transposed
@@ -599,6 +629,14 @@ def _conv_fwd(x, w, b=None, **attrs):
                                x.size * _n_taps(w.shape[2:]))
 
 
+def _conv_fwd_saving(x, w, b=None, **attrs):
+    """The forward and the columns its weight gradient can reuse (batch-parallel runs keep
+    none: their columns come in chunks)."""
+    if not parallel.serial():
+        return _conv_fwd(x, w, b, **attrs), None
+    return _conv_fwd_cols(x, w, b, **attrs)
+
+
 def _conv_in_fwd(g, w, in_hw, **attrs):
     return parallel.over_batch(lambda gs: _conv_in_fwd_whole(gs, w, in_hw, **attrs), (g,),
                                g.size * _n_taps(w.shape[2:]))
@@ -613,13 +651,17 @@ def _cattrs(attrs):
     return {k: attrs[k] for k in ("stride", "padding", "dilation", "groups") if k in attrs}
 
 
-def _conv_vjp(xp, g, out, ins, needs, **attrs):
+def _conv_vjp(xp, g, out, ins, needs, saved=None, **attrs):
     x, w = ins[0], ins[1]
     a = _cattrs(attrs)
     gx = xp.apply("conv2d_input_grad", g, w, in_hw=tuple(x.shape[2:]), **a) if needs[0] \
         else None
-    gw = xp.apply("conv2d_weight_grad", x, g, ksize=tuple(w.shape[2:]), **a) if needs[1] \
-        else None
+    if not needs[1]:
+        gw = None
+    elif saved is not None and g.dtype == x.dtype:  # the forward's columns: no second im2col
+        gw = _conv_w_fwd_whole(x, g, tuple(w.shape[2:]), cols=saved, **a)
+    else:
+        gw = xp.apply("conv2d_weight_grad", x, g, ksize=tuple(w.shape[2:]), **a)
     if len(ins) == 2:
         return gx, gw
     if not needs[2]:
@@ -688,7 +730,7 @@ _C1 = dict(stride=(1, 2), padding=(0, 0, 1, 2), dilation=(1, 2), groups=2)  # 1-
 _CF = dict(stride=(1, 1), padding=(0, 1, 1, 0), dilation=(1, 2), groups=1)
 _CF1 = dict(stride=(1, 1), padding=(0, 0, 1, 1), dilation=(1, 1), groups=1)
 _CW = dict(stride=(1, 1), padding=(1, 1, 1, 1), dilation=(1, 1), groups=1)
-explicit("conv2d", _conv_fwd, _conv_vjp, _conv_jvp,
+explicit("conv2d", _conv_fwd, _conv_vjp, _conv_jvp, forward_saving=_conv_fwd_saving,
          samples=[S(args=[(2, 3, 5, 5), (4, 3, 3, 3), (4,)], attrs=_CA),
                   S(args=[(2, 4, 6, 5), (6, 2, 2, 3)], attrs=_CB),
                   S(args=[(1, 2, 4, 4), (3, 2, 1, 1), (3,)], attrs=_CA),

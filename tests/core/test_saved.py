@@ -1,0 +1,97 @@
+"""Values an op's forward keeps for its reverse rule (``forward_saving``, the node's ``saved``):
+kept only while a graph is recorded, released with the graph, and never a change in the
+numbers (a convolution's weight gradient from the forward's columns equals the recomputed one
+bit for bit)."""
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule.core.registry import REGISTRY
+from chainrule.nn import functional as F
+from chainrule.ops import fused
+
+CONV = REGISTRY["conv2d"]
+
+# (x shape, weight shape, padding, stride, dilation): what each layout of columns covers
+CASES = [
+    ((6, 1, 28, 28), (4, 1, 3, 3), 1, 1, 1),  # few rows, large planes: per-sample columns
+    ((6, 16, 14, 14), (8, 16, 3, 3), 1, 1, 1),  # 144 rows on 196 pixels: samples side by side
+    ((4, 2, 30, 20), (3, 2, 3, 2), (2, 1), (2, 1), (1, 2)),  # strided, dilated, per sample
+    ((5, 8, 120), (6, 8, 5), 2, 1, 1),  # 1-D, per sample
+]
+
+
+def _grads(xs, ws, pad, stride, dil, saving, dtype=np.float32):
+    rng = np.random.default_rng(0)
+    x = cr.tensor(rng.standard_normal(xs).astype(dtype), requires_grad=True)
+    w = cr.tensor(rng.standard_normal(ws).astype(dtype), requires_grad=True)
+    b = cr.tensor(rng.standard_normal(ws[0]).astype(dtype), requires_grad=True)
+    conv = F.conv1d if len(xs) == 3 else F.conv2d
+    before = CONV.forward_saving
+    CONV.forward_saving = before if saving else None
+    try:
+        y = conv(x, w, b, stride=stride, padding=pad, dilation=dil)
+        kept = y._node.saved
+        (y * y).sum().backward()
+    finally:
+        CONV.forward_saving = before
+    return kept, y.detach().numpy(), x.grad.numpy(), w.grad.numpy(), b.grad.numpy()
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_weight_gradient_from_saved_columns_is_bit_identical(case):
+    kept, *with_saved = _grads(*case, saving=True)
+    assert kept is not None  # every case keeps its columns
+    none, *recomputed = _grads(*case, saving=False)
+    assert none is None
+    for a, b in zip(with_saved, recomputed):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("xs, ws", [((3, 2, 11, 11), (4, 2, 3, 3)),  # per-sample columns
+                                    ((3, 8, 11, 11), (4, 8, 3, 3))])  # side by side
+def test_first_and_second_order_against_finite_differences(xs, ws):
+    """With columns kept (first order, arrays) and without (second order, tensors)."""
+    rng = np.random.default_rng(1)
+    x, w = cr.tensor(rng.standard_normal(xs)), cr.tensor(rng.standard_normal(ws))
+    cr.testing.check_grads(lambda x_, w_: F.conv2d(x_, w_, padding=1), [x, w], modes=("rev",),
+                           order=2)
+
+
+def test_nothing_is_kept_without_a_graph(monkeypatch):
+    calls = []
+    real = CONV.forward_saving
+    monkeypatch.setattr(CONV, "forward_saving", lambda *a, **k: calls.append(1) or real(*a, **k))
+    x = cr.randn(4, 3, 12, 12)
+    w = cr.randn(5, 3, 3, 3, requires_grad=True)
+    with cr.no_grad():
+        F.conv2d(x, w, padding=1)
+    F.conv2d(x, w.detach(), padding=1)  # nothing requires grad
+    assert calls == []
+    y = F.conv2d(x, w, padding=1)
+    assert calls == [1] and y._node.saved is not None
+
+
+def test_saved_columns_go_with_the_graph():
+    x = cr.randn(4, 3, 12, 12)
+    w = cr.randn(5, 3, 3, 3, requires_grad=True)
+    y = F.conv2d(x, w, padding=1)
+    node = y._node
+    y.sum().backward(retain_graph=True)
+    assert node.saved is not None  # kept for a second pass
+    g1 = w.grad.numpy().copy()
+    w.grad = None
+    y.sum().backward()
+    assert node.saved is None  # released with the graph
+    np.testing.assert_array_equal(w.grad.numpy(), g1)
+
+
+def test_large_columns_are_recomputed_instead(monkeypatch):
+    monkeypatch.setattr(fused, "_SAVE_MAX_BYTES", 1000)
+    x = cr.randn(4, 3, 12, 12)
+    w = cr.randn(5, 3, 3, 3, requires_grad=True)
+    y = F.conv2d(x, w, padding=1)
+    assert y._node.saved is None
+    y.sum().backward()
+    assert w.grad.shape == (5, 3, 3, 3)
