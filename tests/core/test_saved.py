@@ -95,3 +95,40 @@ def test_large_columns_are_recomputed_instead(monkeypatch):
     assert y._node.saved is None
     y.sum().backward()
     assert w.grad.shape == (5, 3, 3, 3)
+
+
+POOL = REGISTRY["max_pool2d"]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_max_pool_2x2_from_saved_row_maxima_is_bit_identical(dtype):
+    rng = np.random.default_rng(3)
+    x0 = rng.integers(-1, 2, (3, 2, 8, 6)).astype(dtype)  # many ties
+    x0[0, 0, :2, :2] = -np.inf
+    x0[1, 1, 2:4, 2:4] = [[np.inf, 1], [np.inf, np.inf]]
+    g = rng.standard_normal((3, 2, 4, 3)).astype(dtype)
+    results = []
+    for saving in (POOL.forward_saving, None):
+        x = cr.tensor(x0, requires_grad=True)
+        before = POOL.forward_saving
+        POOL.forward_saving = saving
+        try:
+            y = F.max_pool2d(x, 2)
+            results.append(y._node.saved)
+            y.backward(cr.tensor(g))
+        finally:
+            POOL.forward_saving = before
+        results.append(x.grad.numpy())
+    kept, dx_saved, none, dx = results
+    assert kept is not None and kept.shape == (3, 2, 8, 3) and none is None
+    np.testing.assert_array_equal(dx_saved, dx)
+
+
+def test_max_pool_keeps_nothing_where_windows_do_not_tile():
+    x = cr.randn(2, 3, 9, 9, requires_grad=True)
+    for kw in (dict(kernel_size=2), dict(kernel_size=3, stride=3), dict(kernel_size=2, stride=1),
+               dict(kernel_size=2, padding=1)):
+        y = F.max_pool2d(x, **kw)
+        assert y._node.saved is None, kw
+    y = F.max_pool2d(x[:, :, :8, :8], 2)
+    assert y._node.saved is not None
