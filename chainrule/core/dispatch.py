@@ -19,13 +19,16 @@ def set_tensor_class(cls):
 
 def apply(op, *args, **attrs):
     """Apply registered ``op`` to tensors ``args``; non-tensor arguments go in ``attrs``."""
-    saved = None
     try:
-        if op.forward_saving is not None and STATE.grad_enabled and any(
-                a.requires_grad for a in args):  # a graph will be recorded: keep what it needs
+        if op.forward_saving is None:
+            out = op.forward(*[a.data for a in args], **attrs)
+            saved = None
+        elif STATE.grad_enabled and any(a.requires_grad for a in args):
+            # a graph will be recorded: keep what its reverse rule needs
             out, saved = op.forward_saving(*[a.data for a in args], **attrs)
         else:
             out = op.forward(*[a.data for a in args], **attrs)
+            saved = None
     except (ValueError, IndexError, TypeError) as e:
         raise _user_error(op, args, attrs, e) from None
     if type(out) is not _ndarray:
@@ -41,7 +44,9 @@ def apply(op, *args, **attrs):
             for a in args:
                 if a.requires_grad:
                     t.requires_grad = True
-                    t._node = Node(op, args, out, attrs, saved=saved)
+                    t._node = Node(op, args, out, attrs)
+                    if saved is not None:
+                        t._node.saved = saved
                     break
         if STATE.fw_active:
             for a in args:
