@@ -312,3 +312,37 @@ def test_sgd_on_large_parameters_matches_the_formula(monkeypatch, dtype, momentu
     if _openblas.available():
         assert "axpy" in calls
         assert ("scale_add" in calls) == (momentum != 0 and dampening == 0)
+
+
+@pytest.mark.parametrize("cls, kwargs", [
+    (Adam, {}),
+    (Adam, dict(weight_decay=0.1, amsgrad=True)),
+    (Adam, dict(betas=(0.3, 0.99), maximize=True)),  # m.lerp_'s other form
+    (AdamW, dict(weight_decay=0.05)),
+])
+def test_adam_block_by_block_equals_the_whole_array_update(cls, kwargs, monkeypatch):
+    """Large parameters are updated in blocks that stay in cache: bit for bit the same
+    numbers as one pass over the whole array (a ragged last block included)."""
+    from chainrule.optim import adam
+
+    rng = np.random.default_rng(0)
+    shapes = [(3, 70_001), (2 * adam._BLOCK,), (7, 5)]
+    w0 = [rng.standard_normal(s).astype(np.float32) for s in shapes]
+    grads = [[rng.standard_normal(s).astype(np.float32) for s in shapes] for _ in range(4)]
+
+    def run(block):
+        monkeypatch.setattr(adam, "_BLOCK", block)
+        ps = [cr.nn.Parameter(w.copy()) for w in w0]
+        opt = cls(ps, lr=0.01, **kwargs)
+        for gs in grads:
+            for p, g in zip(ps, gs):
+                p.grad = cr.tensor(g)
+            opt.step()
+        return [p.data for p in ps] + [a.data for st in opt.state.values()
+                                       for a in st.values() if hasattr(a, "data")]
+
+    blocked = run(1 << 16)
+    whole = run(1 << 40)
+    assert len(blocked) == len(whole) > 3
+    for a, b in zip(blocked, whole):
+        np.testing.assert_array_equal(a, b)
