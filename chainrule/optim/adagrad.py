@@ -81,19 +81,21 @@ class Adagrad(Optimizer):
             state = self.state.get(p) or self._init_state(p, group)
             state["step"] += 1
             t = state["step"]
-            t0 = self._scratch(d, 0)
-            t1 = self._scratch(d, 1)
-            g = self._effective_grad(g, d, wd, maximize, t0)
             clr = lr / (1 + (t - 1) * lr_decay)
-            s = state["sum"].data
-            np.multiply(g, g, out=t1)
-            s += t1
-            std = np.sqrt(s, out=t1)
-            std += eps
-            if g is t0:
-                g *= -clr
-                upd = g
-            else:
-                upd = np.multiply(g, -clr, out=t0)
-            upd /= std
-            d += upd
+            for (dd, gg, s), t0, t1 in self._in_blocks([d, g, state["sum"].data]):
+                self._update(dd, gg, s, t0, t1, clr, wd, eps, maximize)
+
+    def _update(self, d, g, s, t0, t1, clr, wd, eps, maximize):
+        """One Adagrad step on arrays (a whole parameter or a block of it), in place."""
+        g = self._effective_grad(g, d, wd, maximize, t0)
+        np.multiply(g, g, out=t1)
+        s += t1
+        std = np.sqrt(s, out=t1)
+        std += eps
+        if g is t0:
+            g *= -clr
+            upd = g
+        else:
+            upd = np.multiply(g, -clr, out=t0)
+        upd /= std
+        d += upd

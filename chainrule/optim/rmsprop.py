@@ -80,44 +80,52 @@ class RMSprop(Optimizer):
                 if centered:
                     state["grad_avg"] = new_state_array(p)
             state["step"] += 1
-            t0 = self._scratch(d, 0)
-            t1 = self._scratch(d, 1)
-            g = self._effective_grad(g, d, wd, maximize, t0)
-            v = state["square_avg"].data
-            v *= alpha
-            np.multiply(g, 1 - alpha, out=t1)
-            t1 *= g
-            v += t1
+            arrays = [d, g, state["square_avg"].data]
             if centered:
-                a = state["grad_avg"].data
-                w = 1 - alpha
-                np.subtract(g, a, out=t1)
-                if w < 0.5:
-                    t1 *= w
-                    a += t1
-                else:
-                    t1 *= 1.0 - w
-                    np.subtract(g, t1, out=a)
-                np.negative(a, out=t1)
-                t1 *= a
-                t1 += v
-                avg = np.sqrt(t1, out=t1)
-            else:
-                avg = np.sqrt(v, out=t1)
-            avg += eps
+                arrays.append(state["grad_avg"].data)
             if momentum > 0:
-                buf = state["momentum_buffer"].data
-                buf *= momentum
-                np.divide(g, avg, out=t1)
-                buf += t1
-                np.multiply(buf, lr, out=t1)
-                d -= t1
+                arrays.append(state["momentum_buffer"].data)
+            for (dd, gg, v, *rest), t0, t1 in self._in_blocks(arrays):
+                a = rest.pop(0) if centered else None
+                buf = rest[0] if momentum > 0 else None
+                self._update(dd, gg, v, a, buf, t0, t1, lr, alpha, eps, wd, momentum, maximize)
+
+    def _update(self, d, g, v, a, buf, t0, t1, lr, alpha, eps, wd, momentum, maximize):
+        """One RMSprop step on arrays (a whole parameter or a block of it), in place; ``a``
+        is the gradient average (centered) and ``buf`` the momentum buffer, or None."""
+        g = self._effective_grad(g, d, wd, maximize, t0)
+        v *= alpha
+        np.multiply(g, 1 - alpha, out=t1)
+        t1 *= g
+        v += t1
+        if a is not None:
+            w = 1 - alpha
+            np.subtract(g, a, out=t1)
+            if w < 0.5:
+                t1 *= w
+                a += t1
             else:
-                # avg lives in t1; t0 is free once the effective gradient has been used
-                if g is t0:
-                    g *= -lr
-                    upd = g
-                else:
-                    upd = np.multiply(g, -lr, out=t0)
-                upd /= avg
-                d += upd
+                t1 *= 1.0 - w
+                np.subtract(g, t1, out=a)
+            np.negative(a, out=t1)
+            t1 *= a
+            t1 += v
+            avg = np.sqrt(t1, out=t1)
+        else:
+            avg = np.sqrt(v, out=t1)
+        avg += eps
+        if buf is not None:
+            buf *= momentum
+            np.divide(g, avg, out=t1)
+            buf += t1
+            np.multiply(buf, lr, out=t1)
+            d -= t1
+        else:
+            # avg lives in t1; t0 is free once the effective gradient has been used
+            if g is t0:
+                g *= -lr
+                upd = g
+            else:
+                upd = np.multiply(g, -lr, out=t0)
+            upd /= avg
+            d += upd

@@ -319,19 +319,24 @@ def test_sgd_on_large_parameters_matches_the_formula(monkeypatch, dtype, momentu
     (Adam, dict(weight_decay=0.1, amsgrad=True)),
     (Adam, dict(betas=(0.3, 0.99), maximize=True)),  # m.lerp_'s other form
     (AdamW, dict(weight_decay=0.05)),
+    (RMSprop, dict(momentum=0.9, centered=True, weight_decay=0.01)),
+    (RMSprop, dict(alpha=0.3, centered=True, maximize=True)),  # the other lerp form
+    (RMSprop, {}),
+    (Adagrad, dict(lr_decay=0.01, weight_decay=0.1)),
+    (Adagrad, dict(maximize=True)),
 ])
-def test_adam_block_by_block_equals_the_whole_array_update(cls, kwargs, monkeypatch):
+def test_updates_block_by_block_equal_the_whole_array_update(cls, kwargs, monkeypatch):
     """Large parameters are updated in blocks that stay in cache: bit for bit the same
     numbers as one pass over the whole array (a ragged last block included)."""
-    from chainrule.optim import adam
+    from chainrule.optim import optimizer
 
     rng = np.random.default_rng(0)
-    shapes = [(3, 70_001), (2 * adam._BLOCK,), (7, 5)]
+    shapes = [(3, 70_001), (2 * optimizer.BLOCK,), (7, 5)]
     w0 = [rng.standard_normal(s).astype(np.float32) for s in shapes]
     grads = [[rng.standard_normal(s).astype(np.float32) for s in shapes] for _ in range(4)]
 
     def run(block):
-        monkeypatch.setattr(adam, "_BLOCK", block)
+        monkeypatch.setattr(optimizer, "BLOCK", block)
         ps = [cr.nn.Parameter(w.copy()) for w in w0]
         opt = cls(ps, lr=0.01, **kwargs)
         for gs in grads:
