@@ -645,10 +645,22 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None,  # noqa
         if n <= 1:
             raise ShapeError(f"batch_norm: expected more than 1 value per channel when "
                              f"training, got input of shape {x.shape}")
+        args = [x]
+        if w is not None or b is not None:
+            args.append(w.reshape(bshape) if w is not None
+                        else Tensor._wrap(np.ones(bshape, x.dtype)))
+            if b is not None:
+                args.append(b.reshape(bshape))
+        y = apply(_op("batch_norm"), *args, axes=axes, eps=float(eps))
         if running_mean is not None or running_var is not None:
             untraceable("batch norm's running statistics, updated outside the ops")
-            mean = x.data.mean(axis=axes)
-            var = x.data.var(axis=axes) * (n / (n - 1))
+            kept = y._node.saved if y._node is not None else None
+            if kept is not None:  # the batch's moments, as the op computed them
+                mean, var = kept[2].reshape(c), kept[3].reshape(c)
+            else:
+                mean = x.data.mean(axis=axes)
+                var = x.data.var(axis=axes)
+            var = var * (n / (n - 1))
             if running_mean is not None:
                 rm = _raw(running_mean)
                 rm *= 1.0 - momentum
@@ -657,13 +669,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None,  # noqa
                 rv = _raw(running_var)
                 rv *= 1.0 - momentum
                 rv += (momentum * var).astype(rv.dtype, copy=False)
-        args = [x]
-        if w is not None or b is not None:
-            args.append(w.reshape(bshape) if w is not None
-                        else Tensor._wrap(np.ones(bshape, x.dtype)))
-            if b is not None:
-                args.append(b.reshape(bshape))
-        return apply(_op("batch_norm"), *args, axes=axes, eps=float(eps))
+        return y
     if running_mean is None or running_var is None:
         raise ArgumentError("batch_norm: running_mean and running_var are needed when "
                             "training=False")

@@ -225,7 +225,9 @@ explicit("nll_loss", _nll_fwd, _nll_vjp, _nll_jvp,
 
 
 # -- normalisation: (x - mean) / sqrt(var + eps) over `axes`, then * w + b --------------------
-def _norm_stats(x, axes, eps):
+def _norm_stats(x, axes, eps, moments=False):
+    """x - mean and 1/std over ``axes`` (kept dims); with ``moments``, also the mean and the
+    (biased) variance."""
     if x.dtype not in (np.float32, np.float64):  # NumPy's mean accumulates these wider
         mu = np.mean(x, axis=axes, keepdims=True)
         xc = x - mu
@@ -237,16 +239,16 @@ def _norm_stats(x, axes, eps):
         xc = x - mu
         var = sum_kept(np.square(xc), axes)
         var /= n
-    rstd = 1.0 / np.sqrt(var + eps)
-    return xc, rstd.astype(x.dtype, copy=False)
+    rstd = (1.0 / np.sqrt(var + eps)).astype(x.dtype, copy=False)
+    return (xc, rstd, mu, var) if moments else (xc, rstd)
 
 
 def _norm_fwd(x, w=None, b=None, axes=(-1,), eps=1e-5, keep=False):
-    out, rstd = _norm_stats(x, axes, eps)
+    out, rstd, mu, var = _norm_stats(x, axes, eps, moments=True)
     out *= rstd
     kept = None
-    if keep:  # xhat and 1/std, for the reverse rule
-        kept = (out.copy() if w is not None or b is not None else out, rstd)
+    if keep:  # xhat and 1/std for the reverse rule, and the batch's mean and variance
+        kept = (out.copy() if w is not None or b is not None else out, rstd, mu, var)
     if w is not None:
         out *= w
     if b is not None:
@@ -305,7 +307,7 @@ def _norm_rows_vjp(g, x, w, eps, needs, nin, saved=None):
         xhat, rstd = _norm_stats(x2, (-1,), eps)
         xhat *= rstd
     else:  # the forward's (left as they are: a retained graph reads them again)
-        xhat, rstd = saved[0].reshape(-1, d), saved[1].reshape(-1, 1)
+        xhat, rstd = saved[0].reshape(-1, d), saved[1].reshape(-1, 1)  # (+ its moments)
     gx = gw = gb = None
     if needs[0]:
         gh = g2 * w if w is not None else g2
@@ -329,11 +331,62 @@ def _norm_rows_vjp(g, x, w, eps, needs, nin, saved=None):
     return (gx, gw, gb)[:nin]
 
 
+# Batch norm over every axis but the channels (axis 1), NumPy path: the same in-rule sums as
+# the layer norm's, with the per-channel factors folded together, so the input gradient is
+# five passes over the batch (a (64, 16, 28, 28) float32 batch with weight and bias: 4.4 ->
+# 1.6 ms with the forward's normalised input kept, 2.4 ms without).
+def _channels_ok(x, g, w, axes):
+    nd = x.ndim
+    if not (x.dtype in (np.float32, np.float64) and g.dtype == x.dtype and g.shape == x.shape
+            and nd >= 2 and x.size > 0 and axes == (0,) + tuple(range(2, nd))):
+        return False
+    c = x.shape[1]
+    return w is None or w.shape == (1, c) + (1,) * (nd - 2) or (nd == 2 and w.shape == (c,))
+
+
+def _norm_channels_vjp(g, x, w, eps, needs, nin, axes, saved=None):
+    c = x.shape[1]
+    n = x.size // c
+    bshape = (1, c) + (1,) * (x.ndim - 2)
+    if saved is None:
+        xhat, rstd = _norm_stats(x, axes, eps)
+        xhat *= rstd
+    else:  # the forward's (not written to: a retained graph reads them again)
+        xhat, rstd = saved[0], saved[1]
+    gb = sum_leading(g)  # (c,): the bias gradient, and n times the mean of g
+    gxh = g * xhat
+    gw = sum_leading(gxh)  # the weight gradient, and n times the mean of g * xhat
+    gx = None
+    if needs[0]:
+        # gx = rstd w (g - mean(g) - xhat mean(g xhat)), with the means per channel
+        k = rstd.reshape(bshape) if w is None else rstd.reshape(bshape) * w.reshape(bshape)
+        gx = np.multiply(xhat, (gw / n).astype(x.dtype, copy=False).reshape(bshape), out=gxh)
+        np.subtract(g, gx, out=gx)
+        gx -= (gb / n).astype(x.dtype, copy=False).reshape(bshape)
+        gx *= k
+    out = [gx]
+    if nin > 1:
+        out.append(gw.reshape(w.shape) if needs[1] else None)
+    if nin > 2:  # a bias comes with a weight, of its shape (checked by the caller)
+        out.append(gb.reshape(w.shape) if needs[2] else None)
+    return tuple(out)
+
+
+def _batch_norm_saving(x, w=None, b=None, axes=(0,), eps=1e-5):
+    """The forward and its normalised input and 1/std, for the reverse rule."""
+    if x.dtype not in (np.float32, np.float64) or x.size == 0:
+        return _norm_fwd(x, w, b, axes, eps), None
+    return _norm_fwd(x, w, b, axes, eps, keep=True)
+
+
 def _norm_vjp(xp, g, out, ins, needs, axes=(-1,), eps=1e-5, saved=None):
     x = ins[0]
     w = ins[1] if len(ins) > 1 else None
     if not xp.is_tensor_ns and axes == (-1,) and _rows_ok(x, g, w):
         return _norm_rows_vjp(g, x, w, eps, needs, len(ins), saved)
+    if not xp.is_tensor_ns and axes != (-1,) and _channels_ok(x, g, w, axes) and (
+            len(ins) < 3 or ins[2].shape == w.shape):
+        return _norm_channels_vjp(g, x, w, eps, needs, len(ins), axes, saved)
     xhat, rstd = _norm_parts(xp, x, axes, eps)
     gx = gw = gb = None
     if needs[0]:
@@ -368,7 +421,7 @@ explicit("layer_norm", _norm_fwd, _norm_vjp, _norm_jvp, forward_saving=_layer_no
                   S(args=[(2, 3, 4), (3, 4), (3, 4)], attrs=dict(axes=(-2, -1), eps=1e-5)),
                   S(args=[(3, 6)], attrs=dict(axes=(-1,), eps=1e-5))],
          doc="Normalise over the trailing `axes` and apply an elementwise affine map.")
-explicit("batch_norm", _norm_fwd, _norm_vjp, _norm_jvp,
+explicit("batch_norm", _norm_fwd, _norm_vjp, _norm_jvp, forward_saving=_batch_norm_saving,
          samples=[S(args=[(4, 3), (3,), (3,)], attrs=dict(axes=(0,), eps=1e-5)),
                   S(args=[(4, 3, 2, 2), (1, 3, 1, 1), (1, 3, 1, 1)],
                     attrs=dict(axes=(0, 2, 3), eps=1e-5))],

@@ -210,3 +210,43 @@ def test_layer_norm_from_saved_statistics_is_bit_identical(affine, dtype):
     assert kept is not None and none is None
     for a, b in zip(with_saved, recomputed):
         np.testing.assert_array_equal(a, b)
+
+
+BN = REGISTRY["batch_norm"]
+
+
+@pytest.mark.parametrize("shape", [(64, 6, 9, 9), (300, 7), (40, 5, 30)])
+def test_batch_norm_saved_and_recomputed_agree_and_update_running_stats(shape):
+    """The channel-wise reverse rule gives the same gradients from the kept normalised input
+    as from recomputing it, and the running statistics come from the op's own moments."""
+    rng = np.random.default_rng(6)
+    x0 = (rng.standard_normal(shape) * 2 + 3).astype(np.float32)
+    g = rng.standard_normal(shape).astype(np.float32)
+    c = shape[1]
+    results = []
+    for saving in (BN.forward_saving, None):
+        x = cr.tensor(x0, requires_grad=True)
+        bn = {2: cr.nn.BatchNorm1d, 3: cr.nn.BatchNorm1d, 4: cr.nn.BatchNorm2d}[len(shape)](c)
+        bn.weight.data[...] = np.linspace(0.5, 2, c)
+        bn.bias.data[...] = np.linspace(-1, 1, c)
+        before = BN.forward_saving
+        BN.forward_saving = saving
+        try:
+            y = bn(x)
+            results.append(y._node.saved)
+            y.backward(cr.tensor(g))
+        finally:
+            BN.forward_saving = before
+        results.append([x.grad.numpy(), bn.weight.grad.numpy(), bn.bias.grad.numpy(),
+                        bn.running_mean.numpy().copy(), bn.running_var.numpy().copy()])
+    kept, with_saved, none, recomputed = results
+    assert kept is not None and none is None
+    for a, b in zip(with_saved[:3], recomputed[:3]):
+        np.testing.assert_array_equal(a, b)
+    axes = (0,) + tuple(range(2, len(shape)))
+    n = x0.size // c
+    want_mean = 0.1 * x0.astype(np.float64).mean(axis=axes)
+    want_var = 0.9 + 0.1 * x0.astype(np.float64).var(axis=axes) * n / (n - 1)
+    for got in (with_saved, recomputed):
+        np.testing.assert_allclose(got[3], want_mean, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(got[4], want_var, rtol=1e-5)
