@@ -31,7 +31,9 @@ result together with an intermediate its reverse rule would otherwise compute ag
 convolution's im2col columns). The engine calls it instead of ``forward`` only while recording
 a graph, keeps ``saved`` on the node until the backward pass is done with it, and hands it to
 the reverse rule as ``vjp(..., saved=saved, **attrs)`` on the NumPy path; ``saved`` may be None
-(nothing worth keeping), and rules must give the same numbers with it or without it.
+(nothing worth keeping), and rules must give the same numbers with it or without it (up to
+the rounding of a product the forward computed step by step where the rule would recompute it
+in one: the GRU's gates).
 """
 
 from __future__ import annotations

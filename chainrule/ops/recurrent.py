@@ -10,17 +10,21 @@ per-step cost to a few numpy calls, in the forward and in the backward pass (bac
 through time).
 
 The Elman reverse rule recomputes nothing: the activation's derivative comes from the saved
-states (``1 - s^2`` for tanh, ``s > 0`` for relu). The gated rules recompute every gate from the
-saved states in one batched matmul, before the time loop. Weight gradients are one matmul over
-all steps after the loop. With ``reverse=True`` a scan runs from the last step to the first (the
-backward direction of a bidirectional layer) and still returns states in time order.
+states (``1 - s^2`` for tanh, ``s > 0`` for relu). The gated rules take every step's gates from
+the forward pass when it kept them (``forward_saving``, while a graph is recorded), else
+recompute them from the saved states in one batched matmul, before the time loop. Weight
+gradients are one matmul over all steps after the loop. With ``reverse=True`` a scan runs from
+the last step to the first (the backward direction of a bidirectional layer) and still returns
+states in time order.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from ..core import npns
 from ..core.registry import explicit
+from .linalg import sum_leading
 
 S = dict
 
@@ -319,31 +323,50 @@ explicit("lstm_scan", _lstm_fwd, _lstm_vjp, _lstm_jvp, nin=4,
 
 
 # -- GRU: gates r, z, n (PyTorch's order); b_hh stays inside the reset gate's product ------------
-def _gru_fwd(xw, h0, w, b=None, reverse=False):
+def _gru_fwd(xw, h0, w, b=None, reverse=False, keep=False):
     n, bsz, three_h = xw.shape
     hid = three_h // 3
-    out = np.empty((n, bsz, hid), dtype=np.result_type(xw, h0, w))
-    hw = np.empty((bsz, three_h), dtype=out.dtype)
-    rz = np.empty((bsz, 2 * hid), dtype=out.dtype)
+    dt = np.result_type(xw, h0, w)
+    out = np.empty((n, bsz, hid), dtype=dt)
+    if keep:  # every step's h @ w.T + b, gates r and z, and candidate n, for the reverse rule
+        hws = np.empty((n, bsz, three_h), dtype=dt)
+        rzs = np.empty((n, bsz, 2 * hid), dtype=dt)
+        ns = np.empty((n, bsz, hid), dtype=dt)
+    else:
+        hw = np.empty((bsz, three_h), dtype=dt)
+        rz = np.empty((bsz, 2 * hid), dtype=dt)
+    d = np.empty((bsz, hid), dtype=dt)
     wt = w.T
     h = h0
     for t in _steps(n, reverse):
+        if keep:
+            hw, rz, cand = hws[t], rzs[t], ns[t]
+        else:
+            cand = out[t]
         np.matmul(h, wt, out=hw)
         if b is not None:
             hw += b
         x = xw[t]
         np.add(x[:, :2 * hid], hw[:, :2 * hid], out=rz)
         _sigmoid_inplace(rz)
-        h_new = out[t]
-        np.multiply(rz[:, :hid], hw[:, 2 * hid:], out=h_new)
-        h_new += x[:, 2 * hid:]
-        np.tanh(h_new, out=h_new)  # n
+        np.multiply(rz[:, :hid], hw[:, 2 * hid:], out=cand)
+        cand += x[:, 2 * hid:]
+        np.tanh(cand, out=cand)  # n
         # h' = n + z * (h - n)
-        d = h - h_new
+        np.subtract(h, cand, out=d)
         d *= rz[:, hid:]
-        h_new += d
+        h_new = out[t]
+        np.add(cand, d, out=h_new)
         h = h_new
-    return out
+    return (out, (hws, rzs, ns)) if keep else out
+
+
+def _gru_fwd_saving(xw, h0, w, b=None, reverse=False):
+    """The forward, and every step's gates for the reverse rule (which otherwise recomputes
+    them in one batched product: the same values up to the rounding of that product)."""
+    if xw.dtype.kind != "f" or xw.shape[0] == 0:
+        return _gru_fwd(xw, h0, w, b, reverse), None
+    return _gru_fwd(xw, h0, w, b, reverse, keep=True)
 
 
 def _gru_recompute(xp, xw, h0, w, b, out, reverse):
@@ -359,7 +382,64 @@ def _gru_recompute(xp, xw, h0, w, b, out, reverse):
     return r, z, nn_, hn, h_prev
 
 
-def _gru_vjp(xp, g, out, ins, needs, reverse=False):
+def _gru_vjp_np(g, out, ins, needs, reverse, saved):
+    """The numpy path of :func:`_gru_vjp`: the same math with preallocated buffers, from the
+    forward's gates when it kept them."""
+    xw, h0, w = ins[0], ins[1], ins[2]
+    b = ins[3] if len(ins) > 3 else None
+    n, bsz, hid = out.shape
+    if saved is not None:
+        hws, rzs, nn_ = saved
+        r, z, hn = rzs[..., :hid], rzs[..., hid:], hws[..., 2 * hid:]
+        h_prev = _previous(np, out, np.broadcast_to(h0, (bsz, hid)), reverse)
+    else:
+        r, z, nn_, hn, h_prev = _gru_recompute(npns, xw, h0, w, b, out, reverse)
+    # with dh the step's total cotangent: dxw = dh * [cr, cz, cn], dhw = dh * [cr, cz, cn * r]
+    coef = np.empty((n, bsz, 3, hid), dtype=out.dtype)  # [cr, cz, cn * r]
+    cn = np.multiply(nn_, nn_)
+    np.subtract(1.0, cn, out=cn)
+    tmp = np.subtract(1.0, z)
+    cn *= tmp  # (1 - z) (1 - n^2)
+    cr = coef[:, :, 0]
+    np.multiply(r, r, out=tmp)
+    np.subtract(r, tmp, out=tmp)
+    np.multiply(cn, hn, out=cr)
+    cr *= tmp  # cn hn r (1 - r)
+    cz = coef[:, :, 1]
+    np.multiply(z, z, out=tmp)
+    np.subtract(z, tmp, out=tmp)
+    np.subtract(h_prev, nn_, out=cz)
+    cz *= tmp  # (h - n) z (1 - z)
+    np.multiply(cn, r, out=coef[:, :, 2])
+    dhw = np.empty_like(coef)
+    dhs = np.empty((n, bsz, hid), dtype=out.dtype)
+    carry = np.zeros((bsz, hid), dtype=out.dtype)
+    back = np.empty_like(carry)
+    for t in _steps(n, not reverse):
+        dh = dhs[t]
+        np.add(g[t], carry, out=dh)
+        np.multiply(coef[t], dh[:, None, :], out=dhw[t])
+        np.matmul(dhw[t].reshape(bsz, 3 * hid), w, out=back)
+        np.multiply(dh, z[t], out=carry)
+        carry += back
+    gxw = gw = gb = None
+    three_h = 3 * hid
+    dhw_all = dhw.reshape(-1, three_h)
+    if needs[0]:
+        gxw = dhw.copy()
+        np.multiply(dhs, cn, out=gxw[:, :, 2])  # dxw's candidate part has no factor r
+        gxw = gxw.reshape(n, bsz, three_h)
+    if needs[2]:
+        gw = np.matmul(dhw_all.T, h_prev.reshape(-1, hid))
+    if b is not None and needs[3]:
+        gb = sum_leading(dhw_all)
+    res = (gxw, carry if needs[1] else None, gw)
+    return res if b is None else res + (gb,)
+
+
+def _gru_vjp(xp, g, out, ins, needs, reverse=False, saved=None):
+    if not xp.is_tensor_ns:
+        return _gru_vjp_np(g, out, ins, needs, reverse, saved)
     xw, h0, w = ins[0], ins[1], ins[2]
     b = ins[3] if len(ins) > 3 else None
     n = out.shape[0]
@@ -424,6 +504,6 @@ def _gru_jvp(xp, ts, out, ins, reverse=False):
     return _stack(xp, res)
 
 
-explicit("gru_scan", _gru_fwd, _gru_vjp, _gru_jvp,
+explicit("gru_scan", _gru_fwd, _gru_vjp, _gru_jvp, forward_saving=_gru_fwd_saving,
          samples=[S(args=[(3, 2, 6), (2, 2), (6, 2), (6,)]),
                   S(args=[(3, 2, 6), (2, 2), (6, 2)], attrs=dict(reverse=True))])

@@ -250,3 +250,33 @@ def test_batch_norm_saved_and_recomputed_agree_and_update_running_stats(shape):
     for got in (with_saved, recomputed):
         np.testing.assert_allclose(got[3], want_mean, rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(got[4], want_var, rtol=1e-5)
+
+
+GRU_OP = REGISTRY["gru_scan"]
+
+
+@pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-12), (np.float32, 2e-5)])
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_gru_from_the_forwards_gates_matches_recomputing_them(dtype, tol, bidirectional):
+    """Kept per step by the forward, the gates equal the batched recomputation up to the
+    rounding of that product; the forward's states are the same either way."""
+    rng = np.random.default_rng(7)
+    x0 = rng.standard_normal((5, 9, 6)).astype(dtype)
+    results = []
+    for saving in (GRU_OP.forward_saving, None):
+        cr.manual_seed(0)
+        gru = cr.nn.GRU(6, 8, batch_first=True, bidirectional=bidirectional, dtype=dtype)
+        x = cr.tensor(x0, requires_grad=True)
+        before = GRU_OP.forward_saving
+        GRU_OP.forward_saving = saving
+        try:
+            out, h = gru(x)
+            (out * out).sum().backward()
+        finally:
+            GRU_OP.forward_saving = before
+        results.append([out.detach().numpy(), x.grad.numpy()]
+                       + [p.grad.numpy() for p in gru.parameters()])
+    saved, recomputed = results
+    np.testing.assert_array_equal(saved[0], recomputed[0])
+    for a, b in zip(saved[1:], recomputed[1:]):
+        np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
