@@ -171,26 +171,44 @@ def _sigmoid_inplace(a):
 
 
 # -- LSTM: gates i, f, g, o (PyTorch's order) -------------------------------------------------
-def _lstm_fwd(xw, h0, c0, w, reverse=False):
+def _lstm_fwd(xw, h0, c0, w, reverse=False, keep=False):
     n, b, four_h = xw.shape
     hid = four_h // 4
     out = np.empty((2, n, b, hid), dtype=np.result_type(xw, h0, c0, w))
-    gates = np.empty((b, four_h), dtype=out.dtype)
+    if keep:  # every step's activated gates i, f, g, o and tanh(c), for the reverse rule
+        acts = np.empty((n, b, four_h), dtype=out.dtype)
+        tcs = np.empty((n, b, hid), dtype=out.dtype)
+    else:
+        gates = np.empty((b, four_h), dtype=out.dtype)
     wt = w.T
     h, c = h0, c0
     for t in _steps(n, reverse):
+        if keep:
+            gates = acts[t]
         np.matmul(h, wt, out=gates)
         gates += xw[t]
         g = np.tanh(gates[:, 2 * hid:3 * hid])
         _sigmoid_inplace(gates)
+        if keep:
+            gates[:, 2 * hid:3 * hid] = g
         h_new, c_new = out[0, t], out[1, t]
         np.multiply(gates[:, hid:2 * hid], c, out=c_new)
         g *= gates[:, :hid]
         c_new += g
         np.tanh(c_new, out=h_new)
+        if keep:
+            tcs[t] = h_new
         h_new *= gates[:, 3 * hid:]
         h, c = h_new, c_new
-    return out
+    return (out, (acts, tcs)) if keep else out
+
+
+def _lstm_fwd_saving(xw, h0, c0, w, reverse=False):
+    """The forward, and every step's gates and tanh(c) for the reverse rule (which otherwise
+    recomputes them in one batched product: the same values up to its rounding)."""
+    if xw.dtype.kind != "f" or xw.shape[0] == 0:
+        return _lstm_fwd(xw, h0, c0, w, reverse), None
+    return _lstm_fwd(xw, h0, c0, w, reverse, keep=True)
 
 
 def _lstm_recompute(xp, xw, h0, c0, w, out, reverse):
@@ -207,19 +225,25 @@ def _lstm_recompute(xp, xw, h0, c0, w, out, reverse):
     return i, f, g, o, xp.tanh(cs), h_prev, c_prev
 
 
-def _lstm_vjp_np(gout, out, ins, needs, reverse):
-    """The numpy path of :func:`_lstm_vjp`: the same math with preallocated buffers."""
+def _lstm_vjp_np(gout, out, ins, needs, reverse, saved=None):
+    """The numpy path of :func:`_lstm_vjp`: the same math with preallocated buffers, from the
+    forward's gates when it kept them."""
     xw, h0, c0, w = ins
     n, bsz, hid = out.shape[1:]
     h_prev = _previous(np, out[0], np.broadcast_to(h0, (bsz, hid)), reverse)
     c_prev = _previous(np, out[1], np.broadcast_to(c0, (bsz, hid)), reverse)
-    a = np.matmul(h_prev, w.T)
-    a += xw
-    a = a.reshape(n, bsz, 4, hid)
-    g = np.tanh(a[:, :, 2])
-    _sigmoid_inplace(a)
+    if saved is not None:
+        a = saved[0].reshape(n, bsz, 4, hid)
+        g = a[:, :, 2]
+        tc = saved[1]
+    else:
+        a = np.matmul(h_prev, w.T)
+        a += xw
+        a = a.reshape(n, bsz, 4, hid)
+        g = np.tanh(a[:, :, 2])
+        _sigmoid_inplace(a)
+        tc = np.tanh(out[1])
     i, f, o = a[:, :, 0], a[:, :, 1], a[:, :, 3]
-    tc = np.tanh(out[1])
     coef = np.empty_like(a)  # dA = [dc * ci, dc * cf, dc * cg, dh * co]
     tmp = np.empty_like(g)
     np.subtract(1, i, out=tmp)
@@ -234,7 +258,8 @@ def _lstm_vjp_np(gout, out, ins, needs, reverse):
     np.subtract(1, o, out=tmp)
     tmp *= o
     np.multiply(tmp, tc, out=coef[:, :, 3])
-    k = np.multiply(tc, tc, out=tc)  # k = o * (1 - tanh(c)^2), dc gets dh * k
+    # k = o * (1 - tanh(c)^2), dc gets dh * k (the kept tanh(c) is left as it is)
+    k = np.multiply(tc, tc, out=tc if saved is None else None)
     np.subtract(1, k, out=k)
     k *= o
     gh, gc = gout[0], gout[1]
@@ -260,9 +285,9 @@ def _lstm_vjp_np(gout, out, ins, needs, reverse):
             (carry_c if needs[2] else None), gw)
 
 
-def _lstm_vjp(xp, gout, out, ins, needs, reverse=False):
+def _lstm_vjp(xp, gout, out, ins, needs, reverse=False, saved=None):
     if not xp.is_tensor_ns:
-        return _lstm_vjp_np(gout, out, ins, needs, reverse)
+        return _lstm_vjp_np(gout, out, ins, needs, reverse, saved)
     xw, h0, c0, w = ins
     n = out.shape[1]
     i, f, g, o, tc, h_prev, c_prev = _lstm_recompute(xp, xw, h0, c0, w, out, reverse)
@@ -317,7 +342,7 @@ def _lstm_jvp(xp, ts, out, ins, reverse=False):
     return _stack(xp, [_stack(xp, th_all), _stack(xp, tc_all)])
 
 
-explicit("lstm_scan", _lstm_fwd, _lstm_vjp, _lstm_jvp, nin=4,
+explicit("lstm_scan", _lstm_fwd, _lstm_vjp, _lstm_jvp, nin=4, forward_saving=_lstm_fwd_saving,
          samples=[S(args=[(3, 2, 8), (2, 2), (2, 2), (8, 2)]),
                   S(args=[(3, 2, 8), (2, 2), (2, 2), (8, 2)], attrs=dict(reverse=True))])
 

@@ -280,3 +280,38 @@ def test_gru_from_the_forwards_gates_matches_recomputing_them(dtype, tol, bidire
     np.testing.assert_array_equal(saved[0], recomputed[0])
     for a, b in zip(saved[1:], recomputed[1:]):
         np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
+
+
+LSTM_OP = REGISTRY["lstm_scan"]
+
+
+@pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-12), (np.float32, 2e-5)])
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_lstm_from_the_forwards_gates_matches_recomputing_them(dtype, tol, bidirectional):
+    rng = np.random.default_rng(8)
+    x0 = rng.standard_normal((5, 9, 6)).astype(dtype)
+    results = []
+    for saving in (LSTM_OP.forward_saving, None):
+        cr.manual_seed(0)
+        lstm = cr.nn.LSTM(6, 8, batch_first=True, bidirectional=bidirectional, dtype=dtype)
+        x = cr.tensor(x0, requires_grad=True)
+        before = LSTM_OP.forward_saving
+        LSTM_OP.forward_saving = saving
+        try:
+            out, (h, c) = lstm(x)
+            y = (out * out).sum() + (c * c).sum()
+            y.backward(retain_graph=True)
+            first = [x.grad.numpy().copy()] + [p.grad.numpy().copy() for p in lstm.parameters()]
+            x.grad = None
+            lstm.zero_grad()
+            y.backward()  # again: the kept arrays were not written to
+        finally:
+            LSTM_OP.forward_saving = before
+        second = [x.grad.numpy()] + [p.grad.numpy() for p in lstm.parameters()]
+        for a, b in zip(first, second):
+            np.testing.assert_array_equal(a, b)
+        results.append([out.detach().numpy()] + first)
+    saved, recomputed = results
+    np.testing.assert_array_equal(saved[0], recomputed[0])
+    for a, b in zip(saved[1:], recomputed[1:]):
+        np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
