@@ -92,10 +92,4 @@ class Adagrad(Optimizer):
         s += t1
         std = np.sqrt(s, out=t1)
         std += eps
-        if g is t0:
-            g *= -clr
-            upd = g
-        else:
-            upd = np.multiply(g, -clr, out=t0)
-        upd /= std
-        d += upd
+        self._add_ratio(d, g, -clr, std, t0)  # t0 is free once g has been used

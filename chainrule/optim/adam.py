@@ -96,14 +96,7 @@ class Adam(Optimizer):
             g = self._effective_grad(g, d, 0.0, maximize, t0)
         else:
             g = self._effective_grad(g, d, wd, maximize, t0)
-        # m.lerp_(g, 1 - b1), in PyTorch's two forms
-        np.subtract(g, m, out=t1)
-        if w1 < 0.5:
-            t1 *= w1
-            m += t1
-        else:
-            t1 *= 1.0 - w1
-            np.subtract(g, t1, out=m)
+        self._lerp(m, g, w1, t1)
         v *= b2
         np.multiply(g, w2, out=t1)
         t1 *= g

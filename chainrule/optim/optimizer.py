@@ -228,6 +228,26 @@ class Optimizer:
             e = min(n, s + BLOCK)
             yield [f[s:e] for f in flat], t0[:e - s], t1[:e - s]
 
+    @staticmethod
+    def _lerp(m, g, w, t):
+        """``m.lerp_(g, w)`` in place, in PyTorch's two forms (``t``: scratch like ``m``)."""
+        np.subtract(g, m, out=t)
+        if w < 0.5:
+            t *= w
+            m += t
+        else:
+            t *= 1.0 - w
+            np.subtract(g, t, out=m)
+
+    @staticmethod
+    def _add_ratio(d, g, scale, den, t):
+        """``d += scale * g / den`` in place; ``t`` is scratch, or ``g`` itself when ``g`` is a
+        scratch array that may be overwritten."""
+        upd = g if g is t else t
+        np.multiply(g, scale, out=upd)
+        upd /= den
+        d += upd
+
     def _effective_grad(self, g, d, wd, maximize, t):
         """``-g if maximize else g``, plus ``wd * d``; written into ``t`` when it changes."""
         if wd != 0:

@@ -99,14 +99,7 @@ class RMSprop(Optimizer):
         t1 *= g
         v += t1
         if a is not None:
-            w = 1 - alpha
-            np.subtract(g, a, out=t1)
-            if w < 0.5:
-                t1 *= w
-                a += t1
-            else:
-                t1 *= 1.0 - w
-                np.subtract(g, t1, out=a)
+            self._lerp(a, g, 1 - alpha, t1)
             np.negative(a, out=t1)
             t1 *= a
             t1 += v
@@ -120,12 +113,5 @@ class RMSprop(Optimizer):
             buf += t1
             np.multiply(buf, lr, out=t1)
             d -= t1
-        else:
-            # avg lives in t1; t0 is free once the effective gradient has been used
-            if g is t0:
-                g *= -lr
-                upd = g
-            else:
-                upd = np.multiply(g, -lr, out=t0)
-            upd /= avg
-            d += upd
+        else:  # avg lives in t1; t0 is free once the effective gradient has been used
+            self._add_ratio(d, g, -lr, avg, t0)
