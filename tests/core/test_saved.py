@@ -3,6 +3,8 @@ kept only while a graph is recorded, released with the graph, and never a change
 numbers (a convolution's weight gradient from the forward's columns equals the recomputed one
 bit for bit)."""
 
+import contextlib
+
 import numpy as np
 import pytest
 
@@ -13,6 +15,17 @@ from chainrule.ops import fused
 
 CONV = REGISTRY["conv2d"]
 
+
+@contextlib.contextmanager
+def saving(op, on):
+    """Run with ``op``'s forward_saving as registered (``on``) or without it."""
+    before = op.forward_saving
+    op.forward_saving = before if on else None
+    try:
+        yield
+    finally:
+        op.forward_saving = before
+
 # (x shape, weight shape, padding, stride, dilation): what each layout of columns covers
 CASES = [
     ((6, 1, 28, 28), (4, 1, 3, 3), 1, 1, 1),  # few rows, large planes: per-sample columns
@@ -22,28 +35,24 @@ CASES = [
 ]
 
 
-def _grads(xs, ws, pad, stride, dil, saving, dtype=np.float32):
+def _grads(xs, ws, pad, stride, dil, on, dtype=np.float32):
     rng = np.random.default_rng(0)
     x = cr.tensor(rng.standard_normal(xs).astype(dtype), requires_grad=True)
     w = cr.tensor(rng.standard_normal(ws).astype(dtype), requires_grad=True)
     b = cr.tensor(rng.standard_normal(ws[0]).astype(dtype), requires_grad=True)
     conv = F.conv1d if len(xs) == 3 else F.conv2d
-    before = CONV.forward_saving
-    CONV.forward_saving = before if saving else None
-    try:
+    with saving(CONV, on):
         y = conv(x, w, b, stride=stride, padding=pad, dilation=dil)
         kept = y._node.saved
         (y * y).sum().backward()
-    finally:
-        CONV.forward_saving = before
     return kept, y.detach().numpy(), x.grad.numpy(), w.grad.numpy(), b.grad.numpy()
 
 
 @pytest.mark.parametrize("case", CASES)
 def test_weight_gradient_from_saved_columns_is_bit_identical(case):
-    kept, *with_saved = _grads(*case, saving=True)
+    kept, *with_saved = _grads(*case, on=True)
     assert kept is not None  # every case keeps its columns
-    none, *recomputed = _grads(*case, saving=False)
+    none, *recomputed = _grads(*case, on=False)
     assert none is None
     for a, b in zip(with_saved, recomputed):
         np.testing.assert_array_equal(a, b)
@@ -108,16 +117,12 @@ def test_max_pool_2x2_from_saved_row_maxima_is_bit_identical(dtype):
     x0[1, 1, 2:4, 2:4] = [[np.inf, 1], [np.inf, np.inf]]
     g = rng.standard_normal((3, 2, 4, 3)).astype(dtype)
     results = []
-    for saving in (POOL.forward_saving, None):
+    for on in (True, False):
         x = cr.tensor(x0, requires_grad=True)
-        before = POOL.forward_saving
-        POOL.forward_saving = saving
-        try:
+        with saving(POOL, on):
             y = F.max_pool2d(x, 2)
             results.append(y._node.saved)
             y.backward(cr.tensor(g))
-        finally:
-            POOL.forward_saving = before
         results.append(x.grad.numpy())
     kept, dx_saved, none, dx = results
     assert kept is not None and kept.shape == (3, 2, 8, 3) and none is None
@@ -145,16 +150,12 @@ def test_gelu_tanh_from_the_saved_tanh_is_bit_identical(shape, dtype):
     x0 = (rng.standard_normal(shape) * 3).astype(dtype)
     g = rng.standard_normal(shape).astype(dtype)
     results = []
-    for saving in (GELU.forward_saving, None):
+    for on in (True, False):
         x = cr.tensor(x0, requires_grad=True)
-        before = GELU.forward_saving
-        GELU.forward_saving = saving
-        try:
+        with saving(GELU, on):
             y = F.gelu(x, approximate="tanh")
             results += [y._node.saved, y.detach().numpy()]
             y.backward(cr.tensor(g))
-        finally:
-            GELU.forward_saving = before
         results.append(x.grad.numpy())
     kept, y_saved, dx_saved, none, y, dx = results
     assert none is None and (kept is None) == (shape == ())
@@ -183,15 +184,13 @@ def test_layer_norm_from_saved_statistics_is_bit_identical(affine, dtype):
     g = rng.standard_normal(x0.shape).astype(dtype)
     w0, b0 = rng.standard_normal(33), rng.standard_normal(33)
     results = []
-    for saving in (LN.forward_saving, None):
+    for on in (True, False):
         x = cr.tensor(x0, requires_grad=True)
         ln = cr.nn.LayerNorm(33, elementwise_affine=affine, dtype=dtype)
         if affine:
             ln.weight.data[...] = w0
             ln.bias.data[...] = b0
-        before = LN.forward_saving
-        LN.forward_saving = saving
-        try:
+        with saving(LN, on):
             y = ln(x)
             node = y._node
             results.append(node.saved)
@@ -201,8 +200,6 @@ def test_layer_norm_from_saved_statistics_is_bit_identical(affine, dtype):
                 t.grad = None
             y.backward(cr.tensor(g))  # the saved arrays were left as they were
             second = [t.grad.numpy() for t in [x, *ln.parameters()]]
-        finally:
-            LN.forward_saving = before
         for a, b in zip(first, second):
             np.testing.assert_array_equal(a, b)
         results.append(first)
@@ -224,19 +221,15 @@ def test_batch_norm_saved_and_recomputed_agree_and_update_running_stats(shape):
     g = rng.standard_normal(shape).astype(np.float32)
     c = shape[1]
     results = []
-    for saving in (BN.forward_saving, None):
+    for on in (True, False):
         x = cr.tensor(x0, requires_grad=True)
         bn = {2: cr.nn.BatchNorm1d, 3: cr.nn.BatchNorm1d, 4: cr.nn.BatchNorm2d}[len(shape)](c)
         bn.weight.data[...] = np.linspace(0.5, 2, c)
         bn.bias.data[...] = np.linspace(-1, 1, c)
-        before = BN.forward_saving
-        BN.forward_saving = saving
-        try:
+        with saving(BN, on):
             y = bn(x)
             results.append(y._node.saved)
             y.backward(cr.tensor(g))
-        finally:
-            BN.forward_saving = before
         results.append([x.grad.numpy(), bn.weight.grad.numpy(), bn.bias.grad.numpy(),
                         bn.running_mean.numpy().copy(), bn.running_var.numpy().copy()])
     kept, with_saved, none, recomputed = results
@@ -263,17 +256,13 @@ def test_gru_from_the_forwards_gates_matches_recomputing_them(dtype, tol, bidire
     rng = np.random.default_rng(7)
     x0 = rng.standard_normal((5, 9, 6)).astype(dtype)
     results = []
-    for saving in (GRU_OP.forward_saving, None):
+    for on in (True, False):
         cr.manual_seed(0)
         gru = cr.nn.GRU(6, 8, batch_first=True, bidirectional=bidirectional, dtype=dtype)
         x = cr.tensor(x0, requires_grad=True)
-        before = GRU_OP.forward_saving
-        GRU_OP.forward_saving = saving
-        try:
+        with saving(GRU_OP, on):
             out, h = gru(x)
             (out * out).sum().backward()
-        finally:
-            GRU_OP.forward_saving = before
         results.append([out.detach().numpy(), x.grad.numpy()]
                        + [p.grad.numpy() for p in gru.parameters()])
     saved, recomputed = results
@@ -291,13 +280,11 @@ def test_lstm_from_the_forwards_gates_matches_recomputing_them(dtype, tol, bidir
     rng = np.random.default_rng(8)
     x0 = rng.standard_normal((5, 9, 6)).astype(dtype)
     results = []
-    for saving in (LSTM_OP.forward_saving, None):
+    for on in (True, False):
         cr.manual_seed(0)
         lstm = cr.nn.LSTM(6, 8, batch_first=True, bidirectional=bidirectional, dtype=dtype)
         x = cr.tensor(x0, requires_grad=True)
-        before = LSTM_OP.forward_saving
-        LSTM_OP.forward_saving = saving
-        try:
+        with saving(LSTM_OP, on):
             out, (h, c) = lstm(x)
             y = (out * out).sum() + (c * c).sum()
             y.backward(retain_graph=True)
@@ -305,8 +292,6 @@ def test_lstm_from_the_forwards_gates_matches_recomputing_them(dtype, tol, bidir
             x.grad = None
             lstm.zero_grad()
             y.backward()  # again: the kept arrays were not written to
-        finally:
-            LSTM_OP.forward_saving = before
         second = [x.grad.numpy()] + [p.grad.numpy() for p in lstm.parameters()]
         for a, b in zip(first, second):
             np.testing.assert_array_equal(a, b)
