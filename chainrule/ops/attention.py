@@ -61,14 +61,21 @@ def _probs_fwd(q, k, bias=None, scale=1.0, mask=None):
 def _probs_vjp(xp, g, out, ins, needs, scale=1.0, mask=None):
     q, k = ins[0], ins[1]
     p = out
+    need_b = len(ins) > 2 and needs[2]
     if xp.is_tensor_ns:
         ds = p * (g - xp.sum(g * p, axis=-1, keepdims=True))
-    else:
-        ds = p * (g - sum_kept(g * p, (-1,)))
-    gb = ds if len(ins) > 2 and needs[2] else None
+    else:  # the same arithmetic in one buffer
+        ds = g * p
+        np.subtract(g, sum_kept(ds, (-1,)), out=ds)
+        ds *= p
+    gb = ds if need_b else None
     gq = gk = None
     if needs[0] or needs[1]:
-        dss = ds * scale
+        if xp.is_tensor_ns or need_b:
+            dss = ds * scale
+        else:  # ds is this rule's own buffer
+            dss = ds
+            dss *= scale
         if needs[0]:
             gq = xp.matmul(dss, k)
         if needs[1]:
