@@ -323,6 +323,25 @@ def blockwise(fn, *arrays):
     return out.reshape(a.shape)
 
 
+def blockwise_times(g, d, *arrays):
+    """``g * d(*arrays)`` for an elementwise ``d`` (a local derivative) of arrays shaped like
+    ``g``, block by block as :func:`blockwise`, each block's product written straight into the
+    result (no copy of it afterwards)."""
+    n = g.size
+    if n < 2 * _BLOCK or not all(b.shape == g.shape and b.flags.c_contiguous
+                                 for b in (g, *arrays)):
+        return d(*arrays) * g
+    flat = [b.reshape(-1) for b in arrays]
+    gf = g.reshape(-1)
+    first = d(*(f[:_BLOCK] for f in flat))
+    out = np.empty(n, dtype=np.result_type(first, g))
+    np.multiply(first, gf[:_BLOCK], out=out[:_BLOCK])
+    for s in range(_BLOCK, n, _BLOCK):
+        np.multiply(d(*(f[s:s + _BLOCK] for f in flat)), gf[s:s + _BLOCK],
+                    out=out[s:s + _BLOCK])
+    return out.reshape(g.shape)
+
+
 def _gelu_tanh_inner(x):
     """A new array holding c (x + a x^3) = x (c + c a x^2), the tanh GELU's argument."""
     t = np.square(x)
@@ -419,10 +438,10 @@ def _gelu_fused_vjp(g, out, x, approximate="none", *, saved=None):
         return None
     if approximate == "tanh":
         if saved is not None and saved.shape == x.shape:
-            return blockwise(lambda gb, xb, tb: _gelu_d(npns, None, xb, "tanh", tb) * gb,
-                             g, x, saved)
-        return blockwise(lambda gb, xb: _gelu_d(npns, None, xb, "tanh") * gb, g, x)
-    return blockwise(lambda gb, ob, xb: _gelu_d(npns, ob, xb) * gb, g, out, x)
+            return blockwise_times(g, lambda xb, tb: _gelu_d(npns, None, xb, "tanh", tb),
+                                   x, saved)
+        return blockwise_times(g, lambda xb: _gelu_d(npns, None, xb, "tanh"), x)
+    return blockwise_times(g, lambda ob, xb: _gelu_d(npns, ob, xb), out, x)
 
 
 elementwise("gelu", _gelu_fwd, (_gelu_d,), fused_vjp=_gelu_fused_vjp,
