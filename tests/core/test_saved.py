@@ -245,56 +245,35 @@ def test_batch_norm_saved_and_recomputed_agree_and_update_running_stats(shape):
         np.testing.assert_allclose(got[4], want_var, rtol=1e-5)
 
 
-GRU_OP = REGISTRY["gru_scan"]
-
-
+@pytest.mark.parametrize("cell", ["GRU", "LSTM"])
 @pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-12), (np.float32, 2e-5)])
 @pytest.mark.parametrize("bidirectional", [False, True])
-def test_gru_from_the_forwards_gates_matches_recomputing_them(dtype, tol, bidirectional):
+def test_gated_scans_from_the_forwards_gates_match_recomputing_them(cell, dtype, tol,
+                                                                      bidirectional):
     """Kept per step by the forward, the gates equal the batched recomputation up to the
-    rounding of that product; the forward's states are the same either way."""
+    rounding of that product; the forward's states are the same either way, and the kept
+    arrays are not written to (a retained graph gives the same gradients again)."""
+    op = REGISTRY[cell.lower() + "_scan"]
     rng = np.random.default_rng(7)
     x0 = rng.standard_normal((5, 9, 6)).astype(dtype)
     results = []
     for on in (True, False):
         cr.manual_seed(0)
-        gru = cr.nn.GRU(6, 8, batch_first=True, bidirectional=bidirectional, dtype=dtype)
+        layer = getattr(cr.nn, cell)(6, 8, batch_first=True, bidirectional=bidirectional,
+                                     dtype=dtype)
         x = cr.tensor(x0, requires_grad=True)
-        with saving(GRU_OP, on):
-            out, h = gru(x)
-            (out * out).sum().backward()
-        results.append([out.detach().numpy(), x.grad.numpy()]
-                       + [p.grad.numpy() for p in gru.parameters()])
-    saved, recomputed = results
-    np.testing.assert_array_equal(saved[0], recomputed[0])
-    for a, b in zip(saved[1:], recomputed[1:]):
-        np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
-
-
-LSTM_OP = REGISTRY["lstm_scan"]
-
-
-@pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-12), (np.float32, 2e-5)])
-@pytest.mark.parametrize("bidirectional", [False, True])
-def test_lstm_from_the_forwards_gates_matches_recomputing_them(dtype, tol, bidirectional):
-    rng = np.random.default_rng(8)
-    x0 = rng.standard_normal((5, 9, 6)).astype(dtype)
-    results = []
-    for on in (True, False):
-        cr.manual_seed(0)
-        lstm = cr.nn.LSTM(6, 8, batch_first=True, bidirectional=bidirectional, dtype=dtype)
-        x = cr.tensor(x0, requires_grad=True)
-        with saving(LSTM_OP, on):
-            out, (h, c) = lstm(x)
-            y = (out * out).sum() + (c * c).sum()
+        params = [x, *layer.parameters()]
+        with saving(op, on):
+            out, state = layer(x)
+            last = state[1] if cell == "LSTM" else state  # the LSTM's cell state too
+            y = (out * out).sum() + (last * last).sum()
             y.backward(retain_graph=True)
-            first = [x.grad.numpy().copy()] + [p.grad.numpy().copy() for p in lstm.parameters()]
-            x.grad = None
-            lstm.zero_grad()
-            y.backward()  # again: the kept arrays were not written to
-        second = [x.grad.numpy()] + [p.grad.numpy() for p in lstm.parameters()]
-        for a, b in zip(first, second):
-            np.testing.assert_array_equal(a, b)
+            first = [t.grad.numpy().copy() for t in params]
+            for t in params:
+                t.grad = None
+            y.backward()
+        for a, t in zip(first, params):
+            np.testing.assert_array_equal(a, t.grad.numpy())
         results.append([out.detach().numpy()] + first)
     saved, recomputed = results
     np.testing.assert_array_equal(saved[0], recomputed[0])
