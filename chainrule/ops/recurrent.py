@@ -29,12 +29,14 @@ from .linalg import sum_leading
 S = dict
 
 
-def _nn_layout(wt):
+def _nn_layout(wt, rows):
     """The transposed recurrent weight as a contiguous copy, made once per sequence: every
-    step's ``h @ w.T`` is then a plain product, which OpenBLAS runs much faster than one with
-    a transposed operand on these small shapes ((32, 128) @ (128, 128): 16.5 -> 13.0 us; the
-    rnn benchmark's 50-step forward 0.92 -> 0.66 ms), with the same result."""
-    return np.ascontiguousarray(wt)
+    step's ``h @ w.T`` is then a plain product, which OpenBLAS runs faster than one with a
+    transposed operand on small shapes ((32, 128) @ (128, 128): 16.5 -> 13.0 us, up to 3x
+    with 8 rows; the rnn benchmark's 50-step forward 0.92 -> 0.66 ms), with the same result.
+    A single row (one sequence) keeps the transposed view: OpenBLAS takes a matrix-vector
+    product there, faster that way round."""
+    return np.ascontiguousarray(wt) if rows >= 2 else wt
 
 
 def _steps(n, reverse):
@@ -45,7 +47,7 @@ def _rnn_fwd(xw, h0, w, nonlinearity="tanh", reverse=False):
     n = xw.shape[0]
     out = np.empty(np.broadcast_shapes(xw.shape, (n,) + h0.shape),
                    dtype=np.result_type(xw, h0, w))
-    wt = _nn_layout(w.T)
+    wt = _nn_layout(w.T, out.shape[1])
     h = h0
     for t in _steps(n, reverse):
         o = out[t]
@@ -188,7 +190,7 @@ def _lstm_fwd(xw, h0, c0, w, reverse=False, keep=False):
         tcs = np.empty((n, b, hid), dtype=out.dtype)
     else:
         gates = np.empty((b, four_h), dtype=out.dtype)
-    wt = _nn_layout(w.T)
+    wt = _nn_layout(w.T, b)
     h, c = h0, c0
     for t in _steps(n, reverse):
         if keep:
@@ -369,7 +371,7 @@ def _gru_fwd(xw, h0, w, b=None, reverse=False, keep=False):
         hw = np.empty((bsz, three_h), dtype=dt)
         rz = np.empty((bsz, 2 * hid), dtype=dt)
     d = np.empty((bsz, hid), dtype=dt)
-    wt = _nn_layout(w.T)
+    wt = _nn_layout(w.T, bsz)
     h = h0
     for t in _steps(n, reverse):
         if keep:
