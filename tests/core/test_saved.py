@@ -54,8 +54,23 @@ def test_weight_gradient_from_saved_columns_is_bit_identical(case):
     assert kept is not None  # every case keeps its columns
     none, *recomputed = _grads(*case, on=False)
     assert none is None
-    for a, b in zip(with_saved, recomputed):
+    # the output (its bias added inside the product), the input's and the weight's gradients
+    for a, b in zip(with_saved[:3], recomputed[:3]):
         np.testing.assert_array_equal(a, b)
+    # the bias gradient comes from the kept columns' row of ones: the same sum, in another
+    # order; both agree with float64 to float32 rounding
+    _, *exact = _grads(*case, on=False, dtype=np.float64)
+    for gb in (with_saved[3], recomputed[3]):
+        np.testing.assert_allclose(gb, exact[3], rtol=2e-6 * np.sqrt(np.prod(case[0])))
+    np.testing.assert_allclose(with_saved[3], recomputed[3], rtol=1e-5)
+
+
+def test_kept_columns_carry_the_bias_row_only_with_a_bias():
+    x = cr.randn(6, 1, 28, 28)
+    w = cr.randn(4, 1, 3, 3, requires_grad=True)
+    b = cr.randn(4, requires_grad=True)
+    assert F.conv2d(x, w, b, padding=1)._node.saved.shape == (6, 10, 784)
+    assert F.conv2d(x, w, padding=1)._node.saved.shape == (6, 9, 784)
 
 
 @pytest.mark.parametrize("xs, ws", [((3, 2, 11, 11), (4, 2, 3, 3)),  # per-sample columns
