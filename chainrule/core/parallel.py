@@ -7,13 +7,16 @@ costs); everything else runs on the calling thread.
 
 It is off by default (one thread). OpenBLAS's own worker threads keep spinning on their cores
 for a while after every multi-threaded matrix product, so splitting next to them gains
-nothing; with OpenBLAS held to one thread it pays off for convolutional nets::
+nothing; it can only pay with OpenBLAS held to one thread::
 
     OPENBLAS_NUM_THREADS=1 CHAINRULE_NUM_THREADS=2 chainrule train
 
-(the cnn2d benchmark step on 2 cores: about 11.9 ms with OpenBLAS's two threads alone, 11.3 ms
-this way), while matrix-bound nets (MLPs, transformers) are faster with OpenBLAS's threads. While
-chunks run, OpenBLAS is held to one thread and gets its setting back afterwards.
+and on the convolutional nets measured it no longer does: chunked convolutions keep no im2col
+columns for their weight gradients (``forward_saving`` runs whole batches only), which the
+default path does (the cnn2d benchmark step on 2 cores: 10.2 ms by default, 11.2 ms this way;
+the default ``chainrule train`` run: 9.2 s against 10.3 s of training). Matrix-bound nets
+(MLPs, transformers) are faster with OpenBLAS's threads. While chunks run, OpenBLAS is held to
+one thread and gets its setting back afterwards.
 
 The thread count is ``CHAINRULE_NUM_THREADS`` if set, else 1, and ``set_num_threads(n)``
 changes it. Chunk boundaries depend only on the batch size and the thread count, so results
