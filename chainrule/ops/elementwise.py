@@ -170,7 +170,42 @@ def _logit_d(xp, out, x, eps=None):
 elementwise("logit", _logit_fwd, (_logit_d,), samples=[S(args=[(3, 4)], domain=(0.1, 0.9))])
 
 # -- activations -------------------------------------------------------------------------------
-_un("relu", lambda x: np.maximum(x, 0), lambda xp, out, x: x > 0, smooth=False)
+# np.maximum against the scalar 0 runs NumPy's element-by-element loop; against an array of
+# zeros, its vectorised one. So the forward takes the maximum against one block of zeros, kept
+# and reused, over flat chunks of the input: (64, 16, 28, 28) float32, 378 -> 129 us; (128, 512)
+# 31 -> 13 us. The reverse rule multiplies by the mask as floats, not booleans (NumPy casts a
+# boolean operand through a buffer): 251 -> 203 us on the former.
+_ZEROS_CHUNK = 1 << 18
+_zero_blocks: dict = {}
+
+
+def _relu_fwd(x):
+    n = x.size
+    if n < 4096 or x.dtype.kind != "f" or not x.flags.c_contiguous:
+        return np.maximum(x, 0)
+    z = _zero_blocks.get(x.dtype)
+    if z is None:
+        z = np.zeros(_ZEROS_CHUNK, x.dtype)
+        z.flags.writeable = False
+        z = _zero_blocks.setdefault(x.dtype, z)
+    out = np.empty_like(x)
+    xf, of = x.reshape(-1), out.reshape(-1)
+    for i in range(0, n, _ZEROS_CHUNK):
+        j = min(n, i + _ZEROS_CHUNK)
+        np.maximum(xf[i:j], z[:j - i], out=of[i:j])
+    return out
+
+
+def _relu_vjp(g, out, x, saved=None):
+    if g.shape != x.shape or g.dtype.kind != "f":
+        return None
+    m = np.greater(x, 0).astype(g.dtype)
+    m *= g
+    return m
+
+
+elementwise("relu", _relu_fwd, (lambda xp, out, x: x > 0,), samples=_UN, smooth=False,
+            fused_vjp=_relu_vjp)
 _un("relu6", lambda x: np.clip(x, 0, 6), lambda xp, out, x: (x > 0) & (x < 6), smooth=False,
     samples=[S(args=[(3, 4)], domain=(-3.0, 9.0))])
 # The piecewise activations below choose between their two pieces by arithmetic on arrays, not

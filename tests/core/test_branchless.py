@@ -51,3 +51,25 @@ def test_arithmetic_choice_equals_np_where(name, dtype):
     # the elu family's derivative below 0 is read off the output (out + alpha) in both forms
     np.testing.assert_allclose(d, ref_der(x).astype(dtype), rtol=5e-7 if dtype == np.float32
                                else 1e-14, atol=1e-7 if dtype == np.float32 else 1e-15)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("size", [100, 4096, E._ZEROS_CHUNK, 2 * E._ZEROS_CHUNK + 17])
+def test_relu_against_a_block_of_zeros_equals_the_plain_forms(dtype, size):
+    """ReLU's forward (a maximum against reused zeros, chunk by chunk) and reverse rule (the
+    mask multiplied as floats) are bit for bit np.maximum(x, 0) and g * (x > 0), on every
+    chunk boundary, with infinities, NaN and signed zeros, contiguous or not."""
+    rng = np.random.default_rng(size)
+    x = np.resize(_values(dtype), size)
+    rng.shuffle(x)
+    g = rng.standard_normal(size).astype(dtype)
+    for xs, gs in ((x, g), (x.reshape(-1, 1)[:, 0], g), (x[::2], g[::2])):
+        out = E._relu_fwd(xs)
+        assert out.dtype == dtype and out.shape == xs.shape
+        assert np.array_equal(out.view(f"i{out.itemsize}"),
+                              np.maximum(xs, 0).view(f"i{out.itemsize}"))
+        gx = E._relu_vjp(gs, out, xs)
+        assert gx.dtype == dtype
+        assert np.array_equal(gx, gs * (xs > 0))
+    z = E._zero_blocks[np.dtype(dtype)] if size >= 4096 else None
+    assert z is None or (not z.any() and not z.flags.writeable)
