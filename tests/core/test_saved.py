@@ -125,7 +125,7 @@ POOL = REGISTRY["max_pool2d"]
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_max_pool_2x2_from_saved_row_maxima_is_bit_identical(dtype):
+def test_max_pool_2x2_from_saved_winners_is_bit_identical(dtype):
     rng = np.random.default_rng(3)
     x0 = rng.integers(-1, 2, (3, 2, 8, 6)).astype(dtype)  # many ties
     x0[0, 0, :2, :2] = -np.inf
@@ -140,8 +140,16 @@ def test_max_pool_2x2_from_saved_row_maxima_is_bit_identical(dtype):
             y.backward(cr.tensor(g))
         results.append(x.grad.numpy())
     kept, dx_saved, none, dx = results
-    assert kept is not None and kept.shape == (3, 2, 8, 3) and none is None
+    assert none is None and len(kept) == 3
+    assert all(m.dtype == bool and m.shape == (3, 2, 4, 3) for m in kept)
     np.testing.assert_array_equal(dx_saved, dx)
+    # each window's cotangent goes to its first maximum in scan order, as PyTorch's
+    win = x0.reshape(3, 2, 4, 2, 3, 2).transpose(0, 1, 2, 4, 3, 5).reshape(3, 2, 4, 3, 4)
+    first = np.argmax(win, axis=-1)
+    want = np.zeros_like(win)
+    np.put_along_axis(want, first[..., None], g[..., None], axis=-1)
+    want = want.reshape(3, 2, 4, 3, 2, 2).transpose(0, 1, 2, 4, 3, 5).reshape(x0.shape)
+    np.testing.assert_array_equal(dx, want)
 
 
 def test_max_pool_keeps_nothing_where_windows_do_not_tile():
