@@ -56,14 +56,19 @@ def test_arithmetic_choice_equals_np_where(name, dtype):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("size", [100, 4096, E._ZEROS_CHUNK, 2 * E._ZEROS_CHUNK + 17])
 def test_relu_against_a_block_of_zeros_equals_the_plain_forms(dtype, size):
-    """ReLU's forward (a maximum against reused zeros, chunk by chunk) and reverse rule (the
-    mask multiplied as floats) are bit for bit np.maximum(x, 0) and g * (x > 0), on every
-    chunk boundary, with infinities, NaN and signed zeros, contiguous or not."""
+    """min(x, 0) and ReLU's forward (against reused zeros, chunk by chunk) and ReLU's reverse
+    rule (the mask multiplied as floats) are bit for bit np.minimum(x, 0), np.maximum(x, 0)
+    and g * (x > 0), on every chunk boundary, with infinities, NaN and signed zeros,
+    contiguous or not."""
     rng = np.random.default_rng(size)
     x = np.resize(_values(dtype), size)
     rng.shuffle(x)
     g = rng.standard_normal(size).astype(dtype)
     for xs, gs in ((x, g), (x.reshape(-1, 1)[:, 0], g), (x[::2], g[::2])):
+        low = E._min0(xs)
+        assert low.dtype == dtype and low.shape == xs.shape
+        assert np.array_equal(low.view(f"i{low.itemsize}"),
+                              np.minimum(xs, 0).view(f"i{low.itemsize}"))
         out = E._relu_fwd(xs)
         assert out.dtype == dtype and out.shape == xs.shape
         assert np.array_equal(out.view(f"i{out.itemsize}"),
