@@ -71,13 +71,7 @@ class Adagrad(Optimizer):
         wd = float(group["weight_decay"])
         eps = float(group["eps"])
         maximize = group["maximize"]
-        for p in group["params"]:
-            g = self._grad(p)
-            if g is None:
-                continue
-            d = p.data
-            if not d.flags.writeable:
-                d = p.data = d.copy()
+        for p, g, d in self._with_grads(group):
             state = self.state.get(p) or self._init_state(p, group)
             state["step"] += 1
             t = state["step"]

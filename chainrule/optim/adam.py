@@ -63,13 +63,7 @@ class Adam(Optimizer):
         wd = float(group["weight_decay"])
         amsgrad = group["amsgrad"]
         maximize = group["maximize"]
-        for p in group["params"]:
-            g = self._grad(p)
-            if g is None:
-                continue
-            d = p.data
-            if not d.flags.writeable:
-                d = p.data = d.copy()
+        for p, g, d in self._with_grads(group):
             state = self.state.get(p)
             if not state:
                 state = self.state[p] = {"step": 0, "exp_avg": new_state_array(p),

@@ -181,6 +181,19 @@ class Optimizer:
     def _update_group(self, group: dict) -> None:
         raise NotImplementedError(f"{type(self).__name__} must define _update_group")
 
+    def _with_grads(self, group):
+        """``(parameter, gradient array, parameter array)`` for each parameter of ``group``
+        that has a gradient; a read-only parameter array is replaced by a writable copy first,
+        so updates can go in place."""
+        for p in group["params"]:
+            g = self._grad(p)
+            if g is None:
+                continue
+            d = p.data
+            if not d.flags.writeable:
+                d = p.data = d.copy()
+            yield p, g, d
+
     def _grad(self, p):
         """The gradient array of ``p`` (None when it has none), shape-checked."""
         g = p.grad

@@ -65,13 +65,7 @@ class RMSprop(Optimizer):
         momentum = float(group["momentum"])
         centered = group["centered"]
         maximize = group["maximize"]
-        for p in group["params"]:
-            g = self._grad(p)
-            if g is None:
-                continue
-            d = p.data
-            if not d.flags.writeable:
-                d = p.data = d.copy()
+        for p, g, d in self._with_grads(group):
             state = self.state.get(p)
             if not state:
                 state = self.state[p] = {"step": 0, "square_avg": new_state_array(p)}

@@ -70,13 +70,7 @@ class SGD(Optimizer):
         wd = float(group["weight_decay"])
         nesterov = group["nesterov"]
         maximize = group["maximize"]
-        for p in group["params"]:
-            g = self._grad(p)
-            if g is None:
-                continue
-            d = p.data
-            if not d.flags.writeable:
-                d = p.data = d.copy()
+        for p, g, d in self._with_grads(group):
             t0 = None
             if wd != 0 or maximize:
                 t0 = self._scratch(d, 0)
