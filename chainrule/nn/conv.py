@@ -88,7 +88,23 @@ class _ConvNd(Module):
         return s
 
 
-class Conv1d(_ConvNd):
+class _Conv(_ConvNd):
+    """Conv1d and Conv2d: their keywords, and the forward of either."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
+                 dilation=1, groups=1, bias=True, padding_mode="zeros", device=None,
+                 dtype=None, generator=None):
+        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
+                         groups, bias, padding_mode, device, dtype, generator)
+
+    def forward(self, input):  # noqa: A002
+        x = float_input(self, input)
+        self._check(x)
+        return F._convnd(self._op, self._nsp, x, self.weight, self.bias, self.stride,
+                         self.padding, self.dilation, self.groups, self.padding_mode)
+
+
+class Conv1d(_Conv):
     """1-D convolution over (N, C_in, L); weight (C_out, C_in / groups, k).
 
     ``padding`` is an int, 'valid' or 'same'; ``padding_mode`` 'zeros', 'reflect', 'replicate'
@@ -101,21 +117,10 @@ class Conv1d(_ConvNd):
     """
 
     _nsp = 1
-
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
-                 dilation=1, groups=1, bias=True, padding_mode="zeros", device=None,
-                 dtype=None, generator=None):
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
-                         groups, bias, padding_mode, device, dtype, generator)
-
-    def forward(self, input):  # noqa: A002
-        x = float_input(self, input)
-        self._check(x)
-        return F._convnd("conv1d", 1, x, self.weight, self.bias, self.stride, self.padding,
-                         self.dilation, self.groups, self.padding_mode)
+    _op = "conv1d"
 
 
-class Conv2d(_ConvNd):
+class Conv2d(_Conv):
     """2-D convolution over (N, C_in, H, W); weight (C_out, C_in / groups, kh, kw).
 
     >>> import chainrule as cr
@@ -125,29 +130,12 @@ class Conv2d(_ConvNd):
     """
 
     _nsp = 2
-
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
-                 dilation=1, groups=1, bias=True, padding_mode="zeros", device=None,
-                 dtype=None, generator=None):
-        super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
-                         groups, bias, padding_mode, device, dtype, generator)
-
-    def forward(self, input):  # noqa: A002
-        x = float_input(self, input)
-        self._check(x)
-        return F._convnd("conv2d", 2, x, self.weight, self.bias, self.stride, self.padding,
-                         self.dilation, self.groups, self.padding_mode)
+    _op = "conv2d"
 
 
-class ConvTranspose1d(_ConvNd):
-    """Transposed 1-D convolution; weight (C_in, C_out / groups, k).
+class _ConvTranspose(_ConvNd):
+    """ConvTranspose1d and ConvTranspose2d: their keywords, and the forward of either."""
 
-    >>> import chainrule as cr
-    >>> cr.nn.ConvTranspose1d(4, 2, 3, stride=2)(cr.ones(1, 4, 5)).shape
-    (1, 2, 11)
-    """
-
-    _nsp = 1
     _transposed = True
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0,
@@ -159,8 +147,8 @@ class ConvTranspose1d(_ConvNd):
     def forward(self, input, output_size=None):  # noqa: A002
         x = float_input(self, input)
         self._check(x)
-        return F.conv_transpose1d(x, self.weight, self.bias, self.stride, self.padding,
-                                  self._opad(x, output_size), self.groups, self.dilation)
+        return self._fn(x, self.weight, self.bias, self.stride, self.padding,
+                        self._opad(x, output_size), self.groups, self.dilation)
 
     def _opad(self, x, output_size):
         if output_size is None:
@@ -177,7 +165,19 @@ class ConvTranspose1d(_ConvNd):
         return tuple(opad)
 
 
-class ConvTranspose2d(ConvTranspose1d):
+class ConvTranspose1d(_ConvTranspose):
+    """Transposed 1-D convolution; weight (C_in, C_out / groups, k).
+
+    >>> import chainrule as cr
+    >>> cr.nn.ConvTranspose1d(4, 2, 3, stride=2)(cr.ones(1, 4, 5)).shape
+    (1, 2, 11)
+    """
+
+    _nsp = 1
+    _fn = staticmethod(F.conv_transpose1d)
+
+
+class ConvTranspose2d(_ConvTranspose):
     """Transposed 2-D convolution; weight (C_in, C_out / groups, kh, kw).
 
     >>> import chainrule as cr
@@ -187,12 +187,7 @@ class ConvTranspose2d(ConvTranspose1d):
     """
 
     _nsp = 2
-
-    def forward(self, input, output_size=None):  # noqa: A002
-        x = float_input(self, input)
-        self._check(x)
-        return F.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding,
-                                  self._opad(x, output_size), self.groups, self.dilation)
+    _fn = staticmethod(F.conv_transpose2d)
 
 
 class _PoolNd(Module):

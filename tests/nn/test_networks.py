@@ -60,3 +60,14 @@ def test_parameter_counts_of_784_input_10_class_networks(hidden, bias, expected)
     assert net.num_parameters() == expected
     assert nn.count_parameters(net) == expected
     assert repr(net).startswith(f"Sequential(  # {expected:,} params\n")
+
+
+def test_2d_convolution_layers_are_not_their_1d_siblings():
+    """As in PyTorch, `isinstance(m, nn.Conv1d)` picks out 1-D convolutions only."""
+    pairs = [(nn.Conv1d, nn.Conv2d(1, 2, 3)), (nn.ConvTranspose1d, nn.ConvTranspose2d(1, 2, 3)),
+             (nn.Conv2d, nn.Conv1d(1, 2, 3)), (nn.ConvTranspose2d, nn.ConvTranspose1d(1, 2, 3))]
+    for cls, m in pairs:
+        assert not isinstance(m, cls), (cls, m)
+    assert nn.Conv2d(1, 2, 3)(cr.ones(1, 1, 5, 5)).shape == (1, 2, 3, 3)
+    assert nn.ConvTranspose2d(1, 2, 3)(cr.ones(1, 1, 5, 5)).shape == (1, 2, 7, 7)
+    assert nn.ConvTranspose1d(1, 2, 3)(cr.ones(1, 1, 5)).shape == (1, 2, 7)
