@@ -14,7 +14,46 @@ def _check_module(owner, m):
     return m
 
 
-class Sequential(Module):
+class _Indexed(Module):
+    """What Sequential and ModuleList share: modules numbered 0..n-1, with the list methods."""
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules.values())
+
+    def __setitem__(self, idx, module):
+        key = list(self._modules.keys())[idx]
+        self._modules[key] = _check_module(type(self).__name__, module)
+
+    def __delitem__(self, idx):
+        keys = list(self._modules.keys())
+        for k in (keys[idx] if isinstance(idx, slice) else [keys[idx]]):
+            del self._modules[k]
+        self._renumber(list(self._modules.values()))  # indices stay 0..n-1, as in PyTorch
+
+    def append(self, module):
+        self.add_module(str(len(self)), _check_module(type(self).__name__, module))
+        return self
+
+    def extend(self, modules):
+        for m in modules:
+            self.append(m)
+        return self
+
+    def _insert(self, index, module):
+        vals = list(self._modules.values())
+        vals.insert(index, _check_module(type(self).__name__, module))
+        self._renumber(vals)
+
+    def _renumber(self, vals):
+        self._modules.clear()
+        for i, m in enumerate(vals):
+            self._modules[str(i)] = m
+
+
+class Sequential(_Indexed):
     """Modules applied one after another; supports ``len``, indexing, slicing and ``append``.
 
     Accepts modules as arguments or one ``OrderedDict`` of named modules.
@@ -39,12 +78,6 @@ class Sequential(Module):
     def _items(self):
         return [(k, m) for k, m in self._modules.items() if m is not None]
 
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
-
     def __getitem__(self, idx):
         items = list(self._modules.items())
         if isinstance(idx, slice):
@@ -54,35 +87,8 @@ class Sequential(Module):
             raise IndexError(f"Sequential: index {idx} is out of range for {n} modules")
         return items[idx % n][1]
 
-    def __setitem__(self, idx, module):
-        key = list(self._modules.keys())[idx]
-        self._modules[key] = _check_module("Sequential", module)
-
-    def __delitem__(self, idx):
-        keys = list(self._modules.keys())
-        for k in (keys[idx] if isinstance(idx, slice) else [keys[idx]]):
-            del self._modules[k]
-        # Renumber so indices stay 0..n-1, as PyTorch does.
-        items = list(self._modules.values())
-        self._modules.clear()
-        for i, m in enumerate(items):
-            self._modules[str(i)] = m
-
-    def append(self, module):
-        self.add_module(str(len(self)), _check_module("Sequential", module))
-        return self
-
-    def extend(self, modules):
-        for m in modules:
-            self.append(m)
-        return self
-
     def insert(self, index, module):
-        items = list(self._modules.values())
-        items.insert(index, _check_module("Sequential", module))
-        self._modules.clear()
-        for i, m in enumerate(items):
-            self._modules[str(i)] = m
+        self._insert(index, module)
         return self
 
     def forward(self, input):  # noqa: A002
@@ -91,7 +97,7 @@ class Sequential(Module):
         return input
 
 
-class ModuleList(Module):
+class ModuleList(_Indexed):
     """A list of modules whose parameters the parent registers.
 
     Examples
@@ -107,12 +113,6 @@ class ModuleList(Module):
         if modules is not None:
             self.extend(modules)
 
-    def __len__(self):
-        return len(self._modules)
-
-    def __iter__(self):
-        return iter(self._modules.values())
-
     def __getitem__(self, idx):
         vals = list(self._modules.values())
         if isinstance(idx, slice):
@@ -122,34 +122,8 @@ class ModuleList(Module):
             raise IndexError(f"ModuleList: index {idx} is out of range for {n} modules")
         return vals[idx % n]
 
-    def __setitem__(self, idx, module):
-        key = list(self._modules.keys())[idx]
-        self._modules[key] = _check_module("ModuleList", module)
-
-    def __delitem__(self, idx):
-        keys = list(self._modules.keys())
-        for k in (keys[idx] if isinstance(idx, slice) else [keys[idx]]):
-            del self._modules[k]
-        vals = list(self._modules.values())
-        self._modules.clear()
-        for i, m in enumerate(vals):
-            self._modules[str(i)] = m
-
-    def append(self, module):
-        self.add_module(str(len(self)), _check_module("ModuleList", module))
-        return self
-
-    def extend(self, modules):
-        for m in modules:
-            self.append(m)
-        return self
-
     def insert(self, index, module):
-        vals = list(self._modules.values())
-        vals.insert(index, _check_module("ModuleList", module))
-        self._modules.clear()
-        for i, m in enumerate(vals):
-            self._modules[str(i)] = m
+        self._insert(index, module)
 
     def forward(self, *args, **kwargs):
         raise NotImplementedError("ModuleList has no forward(); iterate over it instead")
