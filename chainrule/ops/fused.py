@@ -794,14 +794,19 @@ def _conv_vjp(xp, g, out, ins, needs, saved=None, **attrs):
     return gx, gw, gb
 
 
-def _conv_jvp(xp, ts, out, ins, **attrs):
-    x, w = ins[0], ins[1]
+def _bilinear_jvp(xp, name, ts, a, b, **attrs):
+    """The forward rule of bilinear op ``name`` at ``(a, b)``: op(ta, b) + op(a, tb)."""
     acc = None
     if ts[0] is not None:
-        acc = xp.apply("conv2d", ts[0], w, **attrs)
+        acc = xp.apply(name, ts[0], b, **attrs)
     if ts[1] is not None:
-        t = xp.apply("conv2d", x, ts[1], **attrs)
+        t = xp.apply(name, a, ts[1], **attrs)
         acc = t if acc is None else acc + t
+    return acc
+
+
+def _conv_jvp(xp, ts, out, ins, **attrs):
+    acc = _bilinear_jvp(xp, "conv2d", ts, ins[0], ins[1], **attrs)
     if len(ts) > 2 and ts[2] is not None:
         tb = xp.reshape(ts[2], (1, -1) + (1,) * (len(out.shape) - 2))
         acc = tb if acc is None else acc + tb
@@ -816,14 +821,7 @@ def _conv_in_vjp(xp, g, out, ins, needs, in_hw, **attrs):
 
 
 def _conv_in_jvp(xp, ts, out, ins, in_hw, **attrs):
-    gg, w = ins
-    acc = None
-    if ts[0] is not None:
-        acc = xp.apply("conv2d_input_grad", ts[0], w, in_hw=in_hw, **attrs)
-    if ts[1] is not None:
-        t = xp.apply("conv2d_input_grad", gg, ts[1], in_hw=in_hw, **attrs)
-        acc = t if acc is None else acc + t
-    return acc
+    return _bilinear_jvp(xp, "conv2d_input_grad", ts, *ins, in_hw=in_hw, **attrs)
 
 
 def _conv_w_vjp(xp, g, out, ins, needs, ksize, **attrs):
@@ -834,14 +832,7 @@ def _conv_w_vjp(xp, g, out, ins, needs, ksize, **attrs):
 
 
 def _conv_w_jvp(xp, ts, out, ins, ksize, **attrs):
-    x, gg = ins
-    acc = None
-    if ts[0] is not None:
-        acc = xp.apply("conv2d_weight_grad", ts[0], gg, ksize=ksize, **attrs)
-    if ts[1] is not None:
-        t = xp.apply("conv2d_weight_grad", x, ts[1], ksize=ksize, **attrs)
-        acc = t if acc is None else acc + t
-    return acc
+    return _bilinear_jvp(xp, "conv2d_weight_grad", ts, *ins, ksize=ksize, **attrs)
 
 
 _CA = dict(stride=(1, 1), padding=(0, 0, 0, 0), dilation=(1, 1), groups=1)
