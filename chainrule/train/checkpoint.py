@@ -46,6 +46,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import CheckpointError
+from ..io import _fsync_dir
 from ..tensor import Tensor
 
 __all__ = [
@@ -154,20 +155,6 @@ def _fsync_file(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(path: Path) -> None:
-    # Directories cannot be opened for fsync on every platform; the rename is still atomic.
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
     finally:
         os.close(fd)
 
