@@ -100,3 +100,15 @@ def test_every_training_workload_compiles_to_the_eager_numbers(name):
         assert np.array_equal(p.data, q.data)
     grown = _held_after(compiled, 10)
     assert grown < 256 * 1024, f"{name}: {grown} bytes still held after 10 more replays"
+
+
+def test_reference_product_is_timed_in_the_workloads_rounds():
+    """mlp-wide's share of NumPy's product rate compares medians from the same rounds: the
+    reference runs as one more runner, and gets no GFLOP/s of the workload's products."""
+    from benchmarks.run import time_workload
+
+    calls = []
+    out = time_workload("mlp-small", 5, 0.0, with_torch=False,
+                        reference=lambda: calls.append(1))
+    assert out["reference"]["steps"] == out["chainrule"]["steps"] == len(calls) - 3  # warm-up
+    assert "gflops" in out["chainrule"] and "gflops" not in out["reference"]
