@@ -92,8 +92,9 @@ _PREFIX = {np.dtype(np.float32): "s", np.dtype(np.float64): "d"}
 def _fits(*arrays) -> bool:
     a = arrays[0]
     return (a.size >= MIN_SIZE and a.dtype in _PREFIX
-            and all(x.dtype == a.dtype and x.size == a.size and x.flags.c_contiguous
-                    for x in arrays)
+            and all(x.dtype == a.dtype and x.shape == a.shape for x in arrays)
+            and (all(x.flags.c_contiguous for x in arrays)
+                 or all(x.flags.f_contiguous for x in arrays))  # one layout: the same order
             and arrays[-1].flags.writeable and bool(_functions()))
 
 

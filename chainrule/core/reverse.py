@@ -116,14 +116,25 @@ def give_leaf(v, g, handed_out):
 
     Each leaf owns its .grad array: one cotangent array can reach several leaves (x + a + b),
     and optimisers may update grads in place, so an array already handed out (ids in
-    ``handed_out``) or read-only is copied. A C-contiguous grad also keeps optimiser updates
-    fast (mixed layouts make numpy's elementwise loops several times slower).
+    ``handed_out``) or read-only is copied. The grad also gets the leaf's memory layout
+    (C-contiguous, or Fortran-contiguous as ``nn.Linear`` keeps its weight): optimiser updates
+    mix the two, and numpy's elementwise loops run several times slower on mixed layouts.
     """
-    if id(g) in handed_out or not g.flags.writeable or not g.flags.c_contiguous:
-        g = np.array(g, order="C")
+    if id(g) in handed_out or not g.flags.writeable or not _same_layout(g, v.data):
+        g = np.array(g, order="F" if _fortran(v.data) else "C")
     handed_out.add(id(g))
     gt = dispatch._Tensor._wrap(g)  # the class, without an import statement on every call
     v.grad = gt if v.grad is None else _leaf_add(v.grad, gt)
+
+
+def _fortran(a):
+    """Fortran-contiguous and not C-contiguous (a transposed matrix's layout)."""
+    return a.flags.f_contiguous and not a.flags.c_contiguous
+
+
+def _same_layout(g, a):
+    """Whether ``g`` is contiguous in the layout of ``a`` (C unless ``a`` is Fortran)."""
+    return g.flags.f_contiguous if _fortran(a) else g.flags.c_contiguous
 
 
 def fit(xp, ct, arr):

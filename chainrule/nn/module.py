@@ -274,7 +274,9 @@ class Module:
             arr = v.data if isinstance(v, Tensor) else np.asarray(v)
             if arr.shape != target.shape:
                 continue
-            target.data = np.array(arr, dtype=target.data.dtype, copy=True)
+            # a copy in the parameter's own layout (nn.Linear keeps its weight Fortran-ordered)
+            order = "F" if target.data.flags.f_contiguous and arr.ndim > 1 else "C"
+            target.data = np.array(arr, dtype=target.data.dtype, order=order, copy=True)
         Result = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
         return Result(missing, unexpected)
 

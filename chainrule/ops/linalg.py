@@ -158,7 +158,10 @@ def _linear_vjp(xp, g, out, ins, needs):
         g2 = xp.reshape(g, (-1, n_out)) if g.ndim != 2 else g
         if needs[1]:
             x2 = xp.reshape(x, (-1, n_in)) if x.ndim != 2 else x
-            gw = xp.matmul(xp.swapaxes(g2, 0, 1), x2)
+            if not xp.is_tensor_ns and w.flags.f_contiguous and not w.flags.c_contiguous:
+                gw = np.matmul(x2.T, g2).T  # in the weight's layout (nn.Linear's: Fortran)
+            else:
+                gw = xp.matmul(xp.swapaxes(g2, 0, 1), x2)
         if len(ins) > 2 and needs[2]:
             gb = xp.sum(g2, axis=0) if xp.is_tensor_ns else sum_leading(g2)
     return (gx, gw) if len(ins) == 2 else (gx, gw, gb)

@@ -206,21 +206,23 @@ class Optimizer:
         return g
 
     def _scratch(self, arr, slot=0):
-        """A reusable work array shaped like ``arr`` (contents undefined).
+        """A reusable work array shaped and laid out like ``arr`` (contents undefined).
 
         One flat buffer per (dtype, slot), sized for the largest parameter, so steps allocate
-        nothing; the buffer never aliases a parameter, gradient or state array.
+        nothing; the buffer never aliases a parameter, gradient or state array. A Fortran-ordered
+        ``arr`` (``nn.Linear``'s weight) gets a Fortran-ordered view: numpy's elementwise loops
+        are several times slower across mixed layouts.
         """
         key = (arr.dtype, slot)
         buf = self._scratch_bufs.get(key)
         n = arr.size
         if buf is None or buf.size < n:
             buf = self._scratch_bufs[key] = np.empty(n, dtype=arr.dtype)
-        return buf[:n].reshape(arr.shape)
+        return buf[:n].reshape(arr.shape, order=_order(arr))
 
     def _in_blocks(self, arrays):
         """``arrays`` (a parameter, its gradient and state arrays, one shape) as one piece, or
-        as blocks of ``BLOCK`` elements when they are large and C-contiguous; yields
+        as blocks of ``BLOCK`` elements when they are large and contiguous in one layout; yields
         ``(views, t0, t1)`` with two scratch arrays shaped like the views.
 
         An update written for one piece gives the same numbers block by block, and each
@@ -230,11 +232,12 @@ class Optimizer:
         """
         d = arrays[0]
         n = d.size
-        if n < 2 * BLOCK or not all(a.shape == d.shape and a.flags.c_contiguous
-                                    for a in arrays):
+        if n < 2 * BLOCK or not all(a.shape == d.shape for a in arrays) or not (
+                all(a.flags.c_contiguous for a in arrays)
+                or all(a.flags.f_contiguous for a in arrays)):
             yield arrays, self._scratch(d, 0), self._scratch(d, 1)
             return
-        flat = [a.reshape(-1) for a in arrays]
+        flat = [a.ravel(order="K") for a in arrays]  # views, in memory order
         t0 = self._scratch(flat[0][:BLOCK], 0)
         t1 = self._scratch(flat[0][:BLOCK], 1)
         for s in range(0, n, BLOCK):
@@ -381,7 +384,7 @@ def _restore_value(key, v, p):
         arr = v.data if isinstance(v, Tensor) else v
         if arr.dtype.kind == "f":
             arr = arr.astype(p.data.dtype)
-        return Tensor._wrap(np.array(arr, order="C", copy=True))
+        return Tensor._wrap(np.array(arr, order=_order(p.data), copy=True))
     return v
 
 
@@ -423,5 +426,11 @@ def check_betas(opt, betas) -> None:
 
 
 def new_state_array(p, fill=0.0):
-    """A state buffer like ``p`` (same shape and dtype, C-contiguous)."""
-    return Tensor._wrap(np.full(p.data.shape, fill, dtype=p.data.dtype))
+    """A state buffer like ``p`` (same shape, dtype and memory layout)."""
+    return Tensor._wrap(np.full(p.data.shape, fill, dtype=p.data.dtype, order=_order(p.data)))
+
+
+def _order(a):
+    """``"F"`` for a Fortran-contiguous array that is not also C-contiguous, else ``"C"``:
+    the layout state and scratch arrays take from their parameter."""
+    return "F" if a.flags.f_contiguous and not a.flags.c_contiguous else "C"

@@ -7,7 +7,7 @@ import numpy as np
 from .. import _openblas
 from ..errors import ArgumentError
 from ..tensor import Tensor
-from .optimizer import Optimizer, check_number
+from .optimizer import Optimizer, _order, check_number
 
 
 class SGD(Optimizer):
@@ -81,7 +81,8 @@ class SGD(Optimizer):
                     state = self.state[p] = {}
                 buf = state.get("momentum_buffer")
                 if buf is None:
-                    buf = state["momentum_buffer"] = Tensor._wrap(np.array(g, dtype=d.dtype))
+                    buf = Tensor._wrap(np.array(g, dtype=d.dtype, order=_order(d)))
+                    state["momentum_buffer"] = buf
                 else:
                     b = buf.data
                     if dampening != 0:

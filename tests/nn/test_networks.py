@@ -71,3 +71,27 @@ def test_2d_convolution_layers_are_not_their_1d_siblings():
     assert nn.Conv2d(1, 2, 3)(cr.ones(1, 1, 5, 5)).shape == (1, 2, 3, 3)
     assert nn.ConvTranspose2d(1, 2, 3)(cr.ones(1, 1, 5, 5)).shape == (1, 2, 7, 7)
     assert nn.ConvTranspose1d(1, 2, 3)(cr.ones(1, 1, 5)).shape == (1, 2, 7)
+
+
+def test_linear_weight_is_fortran_ordered_through_training_and_loading():
+    """x @ weight.T runs as a plain product on a Fortran-ordered weight; its gradient, a
+    loaded state dict and a training step keep that layout, and the numbers are x @ W.T + b."""
+    gen = cr.Generator().manual_seed(0)
+    lin = nn.Linear(6, 4, generator=gen)
+    w = lin.weight.data
+    assert lin.weight.shape == (4, 6) and w.flags.f_contiguous and not w.flags.c_contiguous
+    x = np.random.default_rng(0).standard_normal((5, 6)).astype(np.float32)
+    y = lin(cr.from_numpy(x))
+    np.testing.assert_allclose(y.detach().numpy(), x @ w.T + lin.bias.data, rtol=1e-6)
+    y.sum().backward()
+    g = lin.weight.grad.data
+    assert g.flags.f_contiguous
+    np.testing.assert_allclose(g, np.ones((5, 4), np.float32).T @ x, rtol=1e-6)
+    opt = cr.optim.SGD(lin.parameters(), lr=0.1, momentum=0.9)
+    opt.step()
+    assert lin.weight.data.flags.f_contiguous
+    other = nn.Linear(6, 4)
+    other.load_state_dict({k: np.ascontiguousarray(v.numpy())
+                           for k, v in lin.state_dict().items()})
+    assert other.weight.data.flags.f_contiguous
+    np.testing.assert_array_equal(other.weight.data, lin.weight.data)

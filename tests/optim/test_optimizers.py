@@ -351,3 +351,58 @@ def test_updates_block_by_block_equal_the_whole_array_update(cls, kwargs, monkey
     assert len(blocked) == len(whole) > 3
     for a, b in zip(blocked, whole):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("cls, kwargs", [
+    (SGD, dict(momentum=0.9)),
+    (SGD, dict(momentum=0.9, nesterov=True, weight_decay=0.01)),
+    (Adam, dict(amsgrad=True)),
+    (RMSprop, dict(momentum=0.9, centered=True)),
+    (Adagrad, {}),
+])
+def test_fortran_ordered_parameters_keep_their_layout_and_numbers(cls, kwargs):
+    """nn.Linear keeps its weight Fortran-ordered. State, scratch, the OpenBLAS path and the
+    block-by-block updates follow the parameter's layout; the numbers are those of the same
+    parameter in C order, bit for bit, and a gradient in the other layout gives them too."""
+    from chainrule import _openblas
+
+    rng = np.random.default_rng(1)
+    shape = (301, 2 * _openblas.MIN_SIZE // 301 + 1)  # OpenBLAS-sized, and over two blocks
+    w0 = rng.standard_normal(shape).astype(np.float32)
+    grads = [rng.standard_normal(shape).astype(np.float32) for _ in range(3)]
+
+    def run(order, grad_order):
+        p = cr.nn.Parameter(np.array(w0, order=order))
+        opt = cls([p], lr=0.01, **kwargs)
+        for g in grads:
+            p.grad = cr.tensor(np.array(g, order=grad_order))
+            opt.step()
+        state = [a.data for a in opt.state[p].values() if hasattr(a, "data")]
+        return p.data, state
+
+    ref, ref_state = run("C", "C")
+    for grad_order in ("F", "C"):
+        got, state = run("F", grad_order)
+        assert got.flags.f_contiguous and not got.flags.c_contiguous
+        assert state and all(s.flags.f_contiguous for s in state)
+        np.testing.assert_array_equal(got, ref)
+        for s, r in zip(state, ref_state):
+            np.testing.assert_array_equal(s, r)
+
+
+def test_openblas_updates_refuse_mixed_layouts():
+    """One flat pass over memory is only the elementwise update when both arrays are laid out
+    alike; otherwise the caller falls back to NumPy."""
+    from chainrule import _openblas
+
+    if not _openblas.available():
+        pytest.skip("NumPy's OpenBLAS exposes no axpy here")
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((400, 300)).astype(np.float32)
+    y = rng.standard_normal((400, 300)).astype(np.float32)
+    assert not _openblas.axpy(0.5, np.asfortranarray(x), y.copy())
+    assert not _openblas.axpy(0.5, x, y.copy().reshape(300, 400))  # same size, other shape
+    for order in ("C", "F"):
+        yo = np.array(y, order=order)
+        assert _openblas.axpy(0.5, np.array(x, order=order), yo)
+        np.testing.assert_allclose(yo, y + 0.5 * x, rtol=1e-6)
