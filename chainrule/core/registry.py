@@ -92,20 +92,36 @@ def elementwise(name, forward, derivs, samples=None, smooth=True, doc="", fused_
     (forward mode, higher orders, the tests' reference).
     """
 
-    def vjp(xp, g, out, inputs, needs, saved=None, **attrs):
-        if fused_vjp is not None and not xp.is_tensor_ns and needs[0]:
-            r = fused_vjp(g, out, inputs[0], saved=saved, **attrs)
-            if r is not None:
-                return (r,)
-        res = []
-        for i, d in enumerate(derivs):
-            if not needs[i]:
-                res.append(None)
-            elif d is None:  # flat in this input: a zero gradient, as PyTorch gives
-                res.append(xp.zeros_like(inputs[i]))
-            else:
-                res.append(g * d(xp, out, *inputs, **attrs))
-        return tuple(res)
+    if fused_vjp is None and len(derivs) == 1 and derivs[0] is not None:
+        # The common entries get the rule without the loop below, which costs as much as the
+        # product on small arrays: one smooth input,
+        d0 = derivs[0]
+
+        def vjp(xp, g, out, inputs, needs, saved=None, **attrs):
+            return (g * d0(xp, out, inputs[0], **attrs) if needs[0] else None,)
+    elif fused_vjp is None and len(derivs) == 2 and None not in derivs:
+        # or two (mul: 0.94 -> 0.74 us on 10 float32s).
+        d0, d1 = derivs
+
+        def vjp(xp, g, out, inputs, needs, saved=None, **attrs):
+            x, y = inputs
+            return (g * d0(xp, out, x, y, **attrs) if needs[0] else None,
+                    g * d1(xp, out, x, y, **attrs) if needs[1] else None)
+    else:
+        def vjp(xp, g, out, inputs, needs, saved=None, **attrs):
+            if fused_vjp is not None and not xp.is_tensor_ns and needs[0]:
+                r = fused_vjp(g, out, inputs[0], saved=saved, **attrs)
+                if r is not None:
+                    return (r,)
+            res = []
+            for i, d in enumerate(derivs):
+                if not needs[i]:
+                    res.append(None)
+                elif d is None:  # flat in this input: a zero gradient, as PyTorch gives
+                    res.append(xp.zeros_like(inputs[i]))
+                else:
+                    res.append(g * d(xp, out, *inputs, **attrs))
+            return tuple(res)
 
     def jvp(xp, tangents, out, inputs, **attrs):
         acc = None

@@ -138,7 +138,33 @@ _un("sign", np.sign, None, smooth=False)
 _un("sin", np.sin, lambda xp, out, x: xp.cos(x))
 _un("cos", np.cos, lambda xp, out, x: -xp.sin(x))
 _un("tan", np.tan, lambda xp, out, x: 1.0 + out * out, [S(args=[(3, 4)], domain=(-1.2, 1.2))])
-_un("tanh", np.tanh, lambda xp, out, x: 1.0 - out * out)
+_ones: dict = {}
+
+
+def _one(dtype):
+    """A read-only 0-d one of ``dtype``: NumPy converts a Python 1.0 afresh on every call,
+    which on small arrays costs as much as the arithmetic (``1.0 - a``: 0.63 us, ``a * a``:
+    0.29 us on 10 float32s)."""
+    one = _ones.get(dtype)
+    if one is None:
+        one = np.ones((), dtype)
+        one.flags.writeable = False
+        one = _ones.setdefault(dtype, one)
+    return one
+
+
+# The tanh and sigmoid reverse rules on arrays: the derivative rules' own arithmetic, bit for
+# bit, with a 0-d one of the output's dtype for the Python 1.0 (10 float32s: 1.18 -> 0.85 us).
+def _tanh_vjp(g, out, x, saved=None):
+    return g * (_one(out.dtype) - out * out)
+
+
+def _sigmoid_vjp(g, out, x, saved=None):
+    return g * (out * (_one(out.dtype) - out))
+
+
+elementwise("tanh", np.tanh, (lambda xp, out, x: 1.0 - out * out,), samples=_UN,
+            fused_vjp=_tanh_vjp)
 _un("sinh", np.sinh, lambda xp, out, x: xp.cosh(x))
 _un("cosh", np.cosh, lambda xp, out, x: xp.sinh(x))
 _un("arctan", np.arctan, lambda xp, out, x: 1.0 / (1.0 + x * x))
@@ -147,7 +173,8 @@ _un("arcsin", np.arcsin, lambda xp, out, x: xp.rsqrt(1.0 - x * x),
 _un("arccos", np.arccos, lambda xp, out, x: -xp.rsqrt(1.0 - x * x),
     [S(args=[(3, 4)], domain=(-0.8, 0.8))])
 _un("erf", npns.erf, lambda xp, out, x: (2.0 / math.sqrt(math.pi)) * xp.exp(-(x * x)))
-_un("sigmoid", npns.sigmoid, lambda xp, out, x: out * (1.0 - out))
+elementwise("sigmoid", npns.sigmoid, (lambda xp, out, x: out * (1.0 - out),), samples=_UN,
+            fused_vjp=_sigmoid_vjp)
 for _name, _fn in (("floor", np.floor), ("ceil", np.ceil), ("round", np.round),
                    ("trunc", np.trunc)):
     _un(_name, _fn, None, smooth=False)
