@@ -243,31 +243,51 @@ def main(argv=None):
               f"{results['numpy_matmul_gflops']:.0f} before the workloads)")
     else:
         print(f"numpy float32 matmul rate here: {results['numpy_matmul_gflops']:.0f} GFLOP/s")
-    per_op = chain_overhead_us()
-    results["chain_us_per_op"] = per_op
-    print(f"per-op overhead, 1000-op chain of tiny ops with backward: {per_op:.2f} us/op")
+    per_op = chain_overhead_us(reps=5 if args.quick else 15, with_torch=with_torch)
+    results["chain_us_per_op"] = per_op["chainrule"]
+    line = (f"per-op overhead, 1000-op chain of tiny ops with backward: "
+            f"{per_op['chainrule']:.2f} us/op")
+    if per_op["torch"] is not None:
+        results["chain_us_per_op_torch"] = per_op["torch"]
+        line += f" (PyTorch's same chain in the same rounds: {per_op['torch']:.2f} us/op)"
+    print(line)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)
     return results
 
 
-def chain_overhead_us(n=1000, reps=15):
-    """Microseconds per op of a chain of tiny ops (mul, add, tanh) including backward."""
+def chain_overhead_us(n=1000, reps=15, with_torch=False):
+    """Microseconds per op of a chain of tiny ops (mul, add, tanh) including backward; with
+    ``with_torch``, also PyTorch's same chain, the two alternating rep by rep (the host's
+    speed drifts by up to 2x over seconds; the ratio compares the same spells).
+
+    Returns ``{"chainrule": us, "torch": us or None}`` (medians over ``reps``).
+    """
     import numpy as np
 
     import chainrule as cr
 
-    x = cr.randn(10, requires_grad=True)
-    ts = []
+    def chain(x):
+        def run():
+            y = x
+            for _ in range(n // 3):
+                y = (y * 1.0001 + 0.001).tanh()
+            y.sum().backward()
+        return run
+
+    runners = {"chainrule": chain(cr.randn(10, requires_grad=True))}
+    if with_torch:
+        import torch
+
+        runners["torch"] = chain(torch.randn(10, requires_grad=True))
+    ts = {k: [] for k in runners}
     for _ in range(reps):
-        t0 = time.perf_counter()
-        y = x
-        for _ in range(n // 3):
-            y = (y * 1.0001 + 0.001).tanh()
-        y.sum().backward()
-        ts.append((time.perf_counter() - t0) / (3 * (n // 3)) * 1e6)
-    return float(np.median(ts))
+        for k, run in runners.items():
+            t0 = time.perf_counter()
+            run()
+            ts[k].append((time.perf_counter() - t0) / (3 * (n // 3)) * 1e6)
+    return {k: float(np.median(ts[k])) if k in ts else None for k in ("chainrule", "torch")}
 
 
 if __name__ == "__main__":

@@ -112,3 +112,14 @@ def test_reference_product_is_timed_in_the_workloads_rounds():
                         reference=lambda: calls.append(1))
     assert out["reference"]["steps"] == out["chainrule"]["steps"] == len(calls) - 3  # warm-up
     assert "gflops" in out["chainrule"] and "gflops" not in out["reference"]
+
+
+def test_per_op_chain_is_timed_against_pytorch_in_the_same_rounds():
+    """The per-op overhead figure comes with PyTorch's same chain, alternating rep by rep."""
+    from benchmarks.run import chain_overhead_us
+
+    alone = chain_overhead_us(n=30, reps=3)
+    assert alone["chainrule"] > 0 and alone["torch"] is None
+    pytest.importorskip("torch")
+    both = chain_overhead_us(n=30, reps=3, with_torch=True)
+    assert both["chainrule"] > 0 and both["torch"] > 0
