@@ -139,3 +139,25 @@ def test_comparisons_and_logic():
     assert ((x < 2) | (x > 2)).tolist() == [True, False, True]
     assert (~(x == 2)).tolist() == [True, False, True]
     assert (x != 2).any().item() and not (x > 5).any().item()
+
+
+def test_python_number_operands_are_kept_as_read_only_constants():
+    """A Python number meets a tensor as a constant built once per (type, value, dtype); zeros
+    keep their sign, NaN still works, and nothing can write into the shared constant."""
+    from chainrule.ops import _util
+
+    x = cr.tensor([1.0, -2.0, 3.0])
+    a, b = _util.binary_args(x, 1.5)[1], _util.binary_args(x, 1.5)[1]
+    assert a is b and not a.data.flags.writeable and a.data.dtype == np.float32
+    assert _util.binary_args(x, 2)[1] is not _util.binary_args(x, 2.0)[1]  # int and float
+    y = cr.tensor([1.0, -2.0, 3.0], dtype=cr.float64)
+    assert _util.binary_args(y, 1.5)[1].data.dtype == np.float64
+    np.testing.assert_array_equal(np.signbit((x * -0.0).numpy()), [True, False, True])
+    np.testing.assert_array_equal(np.signbit((x * 0.0).numpy()), [False, True, False])
+    assert np.isnan((x * float("nan")).numpy()).all()
+    for v in range(2 * _util._SCALARS_MAX):  # a bounded store
+        _util.binary_args(x, float(v) + 0.5)
+    assert len(_util._SCALARS) <= _util._SCALARS_MAX
+    w = cr.tensor([2.0, 3.0], requires_grad=True)
+    (w * 1.5 + 1.5).sum().backward()
+    np.testing.assert_array_equal(w.grad.numpy(), [1.5, 1.5])
