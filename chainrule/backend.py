@@ -136,3 +136,11 @@ def _with_scalar(dt: np.dtype, s) -> np.dtype:
     if isinstance(s, (float, np.floating)):
         return dt if dt.kind in "fc" else _default_float
     return np.result_type(dt, np.asarray(s).dtype)
+
+
+def memory_order(a) -> str:
+    """``"F"`` for a Fortran-contiguous array that is not also C-contiguous (``nn.Linear``
+    keeps its weight so), else ``"C"``: the layout a parameter's gradient, optimiser state and
+    loaded values take, since NumPy's elementwise loops are several times slower across mixed
+    layouts."""
+    return "F" if a.flags.f_contiguous and not a.flags.c_contiguous else "C"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..backend import memory_order
 from ..errors import GraphError, NotDifferentiableError, NumericalError
 from . import dispatch, npns
 from .graph import Node, topological_order, vertex
@@ -120,21 +121,13 @@ def give_leaf(v, g, handed_out):
     (C-contiguous, or Fortran-contiguous as ``nn.Linear`` keeps its weight): optimiser updates
     mix the two, and numpy's elementwise loops run several times slower on mixed layouts.
     """
-    if id(g) in handed_out or not g.flags.writeable or not _same_layout(g, v.data):
-        g = np.array(g, order="F" if _fortran(v.data) else "C")
+    order = memory_order(v.data)
+    if id(g) in handed_out or not g.flags.writeable or not (
+            g.flags.f_contiguous if order == "F" else g.flags.c_contiguous):
+        g = np.array(g, order=order)
     handed_out.add(id(g))
     gt = dispatch._Tensor._wrap(g)  # the class, without an import statement on every call
     v.grad = gt if v.grad is None else _leaf_add(v.grad, gt)
-
-
-def _fortran(a):
-    """Fortran-contiguous and not C-contiguous (a transposed matrix's layout)."""
-    return a.flags.f_contiguous and not a.flags.c_contiguous
-
-
-def _same_layout(g, a):
-    """Whether ``g`` is contiguous in the layout of ``a`` (C unless ``a`` is Fortran)."""
-    return g.flags.f_contiguous if _fortran(a) else g.flags.c_contiguous
 
 
 def fit(xp, ct, arr):

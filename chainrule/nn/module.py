@@ -7,6 +7,7 @@ from collections import OrderedDict
 
 import numpy as np
 
+from .. import backend
 from ..core.state import STATE, untraceable
 from ..errors import ArgumentError, DTypeError, ShapeError
 from ..tensor import Tensor
@@ -197,8 +198,6 @@ class Module:
 
     def to(self, dtype=None, *args, **kwargs):
         """Convert floating-point parameters and buffers to ``dtype``."""
-        from .. import backend
-
         dtype = kwargs.get("dtype", dtype)
         if dtype is None or isinstance(dtype, str) and dtype == "cpu":
             return self
@@ -275,8 +274,8 @@ class Module:
             if arr.shape != target.shape:
                 continue
             # a copy in the parameter's own layout (nn.Linear keeps its weight Fortran-ordered)
-            order = "F" if target.data.flags.f_contiguous and arr.ndim > 1 else "C"
-            target.data = np.array(arr, dtype=target.data.dtype, order=order, copy=True)
+            target.data = np.array(arr, dtype=target.data.dtype,
+                                   order=backend.memory_order(target.data), copy=True)
         Result = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
         return Result(missing, unexpected)
 

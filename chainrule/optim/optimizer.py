@@ -14,6 +14,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from ..backend import memory_order
 from ..core.state import STATE, enable_grad
 from ..errors import ArgumentError, ShapeError
 from ..tensor import Tensor
@@ -218,7 +219,7 @@ class Optimizer:
         n = arr.size
         if buf is None or buf.size < n:
             buf = self._scratch_bufs[key] = np.empty(n, dtype=arr.dtype)
-        return buf[:n].reshape(arr.shape, order=_order(arr))
+        return buf[:n].reshape(arr.shape, order=memory_order(arr))
 
     def _in_blocks(self, arrays):
         """``arrays`` (a parameter, its gradient and state arrays, one shape) as one piece, or
@@ -384,7 +385,7 @@ def _restore_value(key, v, p):
         arr = v.data if isinstance(v, Tensor) else v
         if arr.dtype.kind == "f":
             arr = arr.astype(p.data.dtype)
-        return Tensor._wrap(np.array(arr, order=_order(p.data), copy=True))
+        return Tensor._wrap(np.array(arr, order=memory_order(p.data), copy=True))
     return v
 
 
@@ -427,10 +428,6 @@ def check_betas(opt, betas) -> None:
 
 def new_state_array(p, fill=0.0):
     """A state buffer like ``p`` (same shape, dtype and memory layout)."""
-    return Tensor._wrap(np.full(p.data.shape, fill, dtype=p.data.dtype, order=_order(p.data)))
+    d = p.data
+    return Tensor._wrap(np.full(d.shape, fill, dtype=d.dtype, order=memory_order(d)))
 
-
-def _order(a):
-    """``"F"`` for a Fortran-contiguous array that is not also C-contiguous, else ``"C"``:
-    the layout state and scratch arrays take from their parameter."""
-    return "F" if a.flags.f_contiguous and not a.flags.c_contiguous else "C"

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from .. import _openblas
+from ..backend import memory_order
 from ..errors import ArgumentError
 from ..tensor import Tensor
-from .optimizer import Optimizer, _order, check_number
+from .optimizer import Optimizer, check_number
 
 
 class SGD(Optimizer):
@@ -81,7 +82,7 @@ class SGD(Optimizer):
                     state = self.state[p] = {}
                 buf = state.get("momentum_buffer")
                 if buf is None:
-                    buf = Tensor._wrap(np.array(g, dtype=d.dtype, order=_order(d)))
+                    buf = Tensor._wrap(np.array(g, dtype=d.dtype, order=memory_order(d)))
                     state["momentum_buffer"] = buf
                 else:
                     b = buf.data
