@@ -32,8 +32,9 @@ convolution's im2col columns). The engine calls it instead of ``forward`` only w
 a graph, keeps ``saved`` on the node until the backward pass is done with it, and hands it to
 the reverse rule as ``vjp(..., saved=saved, **attrs)`` on the NumPy path; ``saved`` may be None
 (nothing worth keeping), and rules must give the same numbers with it or without it (up to
-the rounding of a product the forward computed step by step where the rule would recompute it
-in one: the GRU's gates).
+the rounding of a product computed in other pieces: the GRU's gates the forward computed step
+by step, a convolution's weight gradient summed sample by sample from kept per-sample columns
+where a recomputation gathers every sample into one product).
 """
 
 from __future__ import annotations

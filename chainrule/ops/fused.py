@@ -599,14 +599,15 @@ def _conv_fwd_cols(x, w, b=None, stride=(1, 1), padding=(0, 0, 0, 0), dilation=(
     else:
         # One contiguous im2col copy, then one (batched) matrix product.
         win = _windows(xp_, (kh, kw), stride, dilation, ho, wo)
+        # The per-sample columns are kept for the weight gradient, which then multiplies them
+        # per sample too (cnn1d's second conv, 40 pixels: 198 -> 127 us, the bias gradient
+        # included, against gathering its columns again for one product).
         if groups == 1 and b is not None:  # the bias rides in the product (see below)
             cols = _with_ones_row(win, rows, pixels, b, lead=n)
             out = np.matmul(_with_bias_column(w, o, rows, b), cols).reshape(n, o, ho, wo)
-            keep = cols if _wgrad_per_sample(groups, rows, pixels) else None
-            return out, keep if keep is None or keep.nbytes <= _SAVE_MAX_BYTES else None
+            return out, cols if cols.nbytes <= _SAVE_MAX_BYTES else None
         cols = win.reshape(n, groups, rows, pixels)
-        keep = cols.reshape(n, rows, pixels) if _wgrad_per_sample(groups, rows, pixels) \
-            else None
+        keep = cols.reshape(n, rows, pixels) if groups == 1 else None
     out = np.matmul(w.reshape(groups, o // groups, rows), cols)
     out = out.reshape(n, o, ho, wo)
     if b is not None:
@@ -697,7 +698,10 @@ def _conv_w_fwd_whole(x, g, ksize, stride=(1, 1), padding=(0, 0, 0, 0), dilation
     cg = c // groups
     if cols is None:
         win = _windows(_pad_hw(x, padding), ksize, stride, dilation, ho, wo)
-    if _wgrad_per_sample(groups, cg * kh * kw, ho * wo):
+        per_sample = _wgrad_per_sample(groups, cg * kh * kw, ho * wo)
+    else:  # the forward's columns, per sample (n, rows, pixels) or side by side (1, rows, n
+        per_sample = cols.shape[-1] == ho * wo  # pixels); the same layout when n is 1
+    if per_sample:
         # Large planes with few taps x channels: the forward pass's im2col layout (one
         # cache-friendly copy) and one product per sample, summed over the batch. With more
         # rows (16 channels x 3x3 taps and up) on planes under 1024 pixels, the single product
