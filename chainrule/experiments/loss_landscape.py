@@ -121,8 +121,8 @@ def _permute(model, perms, hidden, seed):
         w = w[rows]
         if prev is not None:
             w = w[:, prev]
-        dst.weight.data = np.ascontiguousarray(w)
-        dst.bias.data = np.ascontiguousarray(b[rows])
+        dst.weight.data[...] = w  # into the layer's own arrays (and their layout)
+        dst.bias.data[...] = b[rows]
         prev = rows
     return out
 

@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 
+from ..backend import memory_order
 from ..core.state import untraceable
 from ..errors import ArgumentError, NumericalError, ShapeError
 from ..tensor import Tensor
@@ -192,5 +193,6 @@ def vector_to_parameters(vec, parameters):
     off = 0
     for p in params:
         k = p.data.size
-        p.data = v[off:off + k].reshape(p.data.shape).astype(p.data.dtype, copy=True)
+        p.data = np.array(v[off:off + k].reshape(p.data.shape), dtype=p.data.dtype,
+                          order=memory_order(p.data))  # a copy, in the parameter's layout
         off += k

@@ -133,7 +133,7 @@ class Newton(Optimizer):
         for (p, _), n in zip(used, sizes):
             d = p.data
             if not d.flags.writeable:
-                d = p.data = d.copy()
+                d = p.data = d.copy(order="K")  # in its layout
             upd = direction[offset:offset + n].reshape(d.shape).astype(d.dtype)
             upd *= lrs[id(p)]
             d -= upd

@@ -192,7 +192,7 @@ class Optimizer:
                 continue
             d = p.data
             if not d.flags.writeable:
-                d = p.data = d.copy()
+                d = p.data = d.copy(order="K")  # in its layout
             yield p, g, d
 
     def _grad(self, p):

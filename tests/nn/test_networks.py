@@ -95,3 +95,21 @@ def test_linear_weight_is_fortran_ordered_through_training_and_loading():
                            for k, v in lin.state_dict().items()})
     assert other.weight.data.flags.f_contiguous
     np.testing.assert_array_equal(other.weight.data, lin.weight.data)
+
+
+def test_rewritten_linear_weights_keep_their_layout():
+    """Writing a Linear's parameters from a vector, or an optimiser replacing a read-only
+    weight by a writable copy, keeps the weight Fortran-ordered (and the values right)."""
+    from chainrule.nn.utils import parameters_to_vector, vector_to_parameters
+
+    lin = nn.Linear(5, 3, generator=cr.Generator().manual_seed(1))
+    v = parameters_to_vector(lin.parameters()).numpy()
+    vector_to_parameters(cr.tensor(2 * v), lin.parameters())
+    assert lin.weight.data.flags.f_contiguous and not lin.weight.data.flags.c_contiguous
+    np.testing.assert_array_equal(parameters_to_vector(lin.parameters()).numpy(), 2 * v)
+    w = lin.weight.data
+    w.flags.writeable = False
+    lin.weight.grad = cr.tensor(np.ones((3, 5), np.float32))
+    cr.optim.SGD([lin.weight], lr=0.5).step()
+    assert lin.weight.data.flags.f_contiguous and lin.weight.data.flags.writeable
+    np.testing.assert_array_equal(lin.weight.data, w - 0.5)
