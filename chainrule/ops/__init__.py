@@ -21,10 +21,12 @@ from ._util import binary_args
 _MODULES = (_E, _R, _SH, _L)
 __all__ = []
 for _m in _MODULES:
+    _helpers = getattr(_m, "ARRAY_HELPERS", ())
     for _name, _obj in vars(_m).items():
-        # Export the public functions each module defines (not what it imports).
+        # Export the public functions each module defines (not what it imports, nor the helpers
+        # on NumPy arrays that other rules share).
         if _name.startswith("_") or isinstance(_obj, type) or not callable(_obj) or \
-                getattr(_obj, "__module__", None) != _m.__name__:
+                getattr(_obj, "__module__", None) != _m.__name__ or _name in _helpers:
             continue
         globals()[_name] = _obj
         __all__.append(_name)

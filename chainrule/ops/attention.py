@@ -28,13 +28,13 @@ from ..errors import ArgumentError, DTypeError, ShapeError
 from ..random import _gen
 from ..tensor import Tensor
 from ._util import as_tensor, op
-from .linalg import max_kept, sum_kept
+from .linalg import matmul_nt, max_kept, sum_kept
 
 S = dict
 
 
 def _probs_fwd(q, k, bias=None, scale=1.0, mask=None):
-    s = np.matmul(q, np.swapaxes(k, -1, -2))
+    s = matmul_nt(q, k)
     s *= s.dtype.type(scale)
     if bias is not None:
         if np.broadcast_shapes(s.shape, bias.shape) == s.shape:

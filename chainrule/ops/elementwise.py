@@ -18,6 +18,8 @@ from ..core.registry import elementwise, explicit, linear, nondiff
 from ..tensor import Tensor
 from ._util import as_tensor, binary_args, op
 
+# Functions on NumPy arrays that other modules' rules share: not tensor ops, not exported.
+ARRAY_HELPERS = ("blockwise", "blockwise_times")
 S = dict  # a sample: dict(args=[...shapes or arrays], attrs={...}, domain=(lo, hi))
 
 LN2 = math.log(2.0)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from chainrule.ops import linalg
-from chainrule.ops.linalg import max_kept, sum_kept, sum_leading
+from chainrule.ops.linalg import matmul_nt, max_kept, sum_kept, sum_leading
 
 
 @pytest.fixture(autouse=True, params=["all sizes", "default sizes"])
@@ -87,3 +87,25 @@ def test_softmax_rules_keep_nan_rows_nan(rows):
     q = cr.tensor(x.reshape(1, rows, 6))
     p = F.scaled_dot_product_attention(q, q, q).numpy()[0]
     assert np.isnan(p).all()  # the NaN reaches every query through its key
+
+
+@pytest.mark.parametrize("shape_a, shape_b", [
+    ((6, 5, 4), (6, 7, 4)), ((2, 3, 64, 32), (2, 3, 64, 32)), ((3, 128, 64), (3, 128, 64)),
+    ((5, 4), (7, 4))])
+def test_matmul_nt_is_a_times_b_transposed(shape_a, shape_b):
+    """a @ b^T, with b^T copied contiguous for batches of small matrices or used as a view."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal(shape_a).astype(np.float32)
+    b = rng.standard_normal(shape_b).astype(np.float32)
+    want = np.einsum("...ik,...jk->...ij", a.astype(np.float64), b.astype(np.float64))
+    np.testing.assert_allclose(matmul_nt(a, b), want, rtol=1e-4, atol=1e-4)
+
+
+def test_array_helpers_are_not_tensor_ops():
+    """Helpers on NumPy arrays shared by rules stay out of the public namespace."""
+    import chainrule as cr
+    from chainrule import ops
+    from chainrule.ops import elementwise, linalg
+
+    for name in linalg.ARRAY_HELPERS + elementwise.ARRAY_HELPERS:
+        assert name not in ops.__all__ and not hasattr(cr, name)
