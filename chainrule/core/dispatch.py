@@ -20,15 +20,19 @@ def set_tensor_class(cls):
 def apply(op, *args, **attrs):
     """Apply registered ``op`` to tensors ``args``; non-tensor arguments go in ``attrs``."""
     try:
-        if op.forward_saving is None:
-            out = op.forward(*[a.data for a in args], **attrs)
-            saved = None
-        elif STATE.grad_enabled and any(a.requires_grad for a in args):
+        if op.forward_saving is not None and STATE.grad_enabled and any(
+                a.requires_grad for a in args):
             # a graph will be recorded: keep what its reverse rule needs
             out, saved = op.forward_saving(*[a.data for a in args], **attrs)
         else:
-            out = op.forward(*[a.data for a in args], **attrs)
             saved = None
+            n = len(args)  # the common arities without building an argument list
+            if n == 2:
+                out = op.forward(args[0].data, args[1].data, **attrs)
+            elif n == 1:
+                out = op.forward(args[0].data, **attrs)
+            else:
+                out = op.forward(*[a.data for a in args], **attrs)
     except (ValueError, IndexError, TypeError) as e:
         raise _user_error(op, args, attrs, e) from None
     if type(out) is not _ndarray:
