@@ -48,29 +48,36 @@ def vertex(t):
     return t if n is None else n
 
 
-def topological_order(roots):
-    """Vertices reachable from ``roots`` (tensors), outputs first, each after all its consumers.
+def consumer_counts(roots):
+    """For each vertex reachable from ``roots`` (tensors) through inputs that require grad, the
+    number of edges into it from its consumers, keyed by ``id``; vertices nobody consumes (the
+    roots, unless reachable from another) are absent.
 
-    Iterative depth-first search (a vertex is marked when expanded, and finishes after all its
-    inputs), so a chain of any length works without recursion.
+    The reverse walk runs a vertex once all its consumers have run (Kahn's order): an
+    iterative search, so a chain of any length works without recursion.
     """
-    post = []
-    visited = set()
-    stack = [(vertex(r), False) for r in reversed(roots)]
+    counts = {}
+    stack = []
+    for r in roots:
+        v = vertex(r)
+        if all(v is not u for u in stack):
+            stack.append(v)
+    roots_seen = {id(v) for v in stack}  # expanded from the start: not again when reached
     while stack:
-        v, done = stack.pop()
-        if done:
-            post.append(v)
+        v = stack.pop()
+        if type(v) is not Node or v.inputs is None:
             continue
-        if id(v) in visited:
-            continue
-        visited.add(id(v))
-        stack.append((v, True))
-        if type(v) is Node and v.inputs is not None:
-            for t in v.inputs:
-                if t.requires_grad:
-                    u = vertex(t)
-                    if id(u) not in visited:
-                        stack.append((u, False))
-    post.reverse()
-    return post
+        for t in v.inputs:
+            if t.requires_grad:
+                u = t._node
+                if u is None:
+                    u = t
+                uid = id(u)
+                c = counts.get(uid)
+                if c is None:
+                    counts[uid] = 1
+                    if uid not in roots_seen:
+                        stack.append(u)
+                else:
+                    counts[uid] = c + 1
+    return counts

@@ -11,7 +11,7 @@ import numpy as np
 from ..backend import memory_order
 from ..errors import GraphError, NotDifferentiableError, NumericalError
 from . import dispatch, npns
-from .graph import Node, topological_order, vertex
+from .graph import Node, consumer_counts, vertex
 from .state import STATE, _GradMode
 
 _FREED = "freed"
@@ -51,21 +51,29 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
         g = g if tensor_path else g.data
         grads[id(v)] = _accumulate(grads.get(id(v)), g)
 
-    order = topological_order(roots)
+    # Consumers of each vertex still to run (Kahn's order): a vertex runs once all of them
+    # have handed it their cotangents. One pass counts, the walk below releases.
+    pending = consumer_counts(roots)
+    ready = []
+    for r in roots:
+        v = vertex(r)
+        if id(v) not in pending and all(v is not u for u in ready):
+            ready.append(v)
     handed_out = {id(g) for g in grads.values()}
     tracer = None if tensor_path else STATE.tracer
     with _GradMode(create_graph):
-        for v in order:
+        while ready:
+            v = ready.pop()
             vid = id(v)
             g = grads.pop(vid, None)
-            if g is None:
-                continue
-            if want and vid in want:
-                for i in want[vid]:
-                    found[i] = g
-            if tracer is not None:
-                tracer.on_visit(v, type(v) is not Node)
             if type(v) is not Node:  # a leaf tensor
+                if g is None:
+                    continue
+                if want and vid in want:
+                    for i in want[vid]:
+                        found[i] = g
+                if tracer is not None:
+                    tracer.on_visit(v, True)
                 if accumulate:
                     if not tensor_path:
                         give_leaf(v, g, handed_out)
@@ -73,20 +81,34 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
                         gt = g if create_graph else g.detach()
                         v.grad = gt if v.grad is None else _leaf_add(v.grad, gt)
                 continue
-            if v.inputs is None:
+            ins = v.inputs
+            if g is None:  # no cotangent reached this node: only release its inputs
+                if ins is not None:
+                    _release(ins, pending, ready)
+                continue
+            if want and vid in want:
+                for i in want[vid]:
+                    found[i] = g
+            if tracer is not None:
+                tracer.on_visit(v, False)
+            if ins is None:
                 raise GraphError(
                     f"backward: the graph through op '{v.op.name}' was already freed by an "
                     "earlier backward; pass retain_graph=True to the first backward (or "
                     "autograd.grad) if you need to walk it again")
             op = v.op
-            ins = v.inputs
-            needs = tuple([t.requires_grad for t in ins])
-            if tensor_path:
-                out = Tensor._from_node(v)
-                in_vals = ins
+            if len(ins) == 1:
+                a = ins[0]
+                needs = (a.requires_grad,)
+                in_vals = ins if tensor_path else (a.data,)
+            elif len(ins) == 2:
+                a, b = ins
+                needs = (a.requires_grad, b.requires_grad)
+                in_vals = ins if tensor_path else (a.data, b.data)
             else:
-                out = v.out
-                in_vals = [t.data for t in ins]
+                needs = tuple([t.requires_grad for t in ins])
+                in_vals = ins if tensor_path else [t.data for t in ins]
+            out = Tensor._from_node(v) if tensor_path else v.out
             try:
                 if v.saved is None or tensor_path:
                     cts = op.vjp(xp, g, out, in_vals, needs, **v.attrs)
@@ -98,18 +120,45 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
             if STATE.anomaly:
                 _check_grads(op, v, cts)
             for t, ct in zip(ins, cts):
-                if ct is None or not t.requires_grad:
+                if not t.requires_grad:
                     continue
-                ct = fit(xp, ct, t.data)
                 u = t._node
-                uid = id(t) if u is None else id(u)
-                prev = grads.get(uid)
-                grads[uid] = ct if prev is None else prev + ct
+                if u is None:
+                    u = t
+                uid = id(u)
+                if ct is not None:
+                    arr = t.data
+                    if ct.shape != arr.shape:
+                        ct = xp.sum_to(ct, arr.shape)
+                    if ct.dtype != arr.dtype:
+                        ct = xp.astype(ct, arr.dtype)
+                    prev = grads.get(uid)
+                    grads[uid] = ct if prev is None else prev + ct
+                left = pending[uid] - 1
+                if left:
+                    pending[uid] = left
+                else:
+                    del pending[uid]
+                    ready.append(u)
             if not retain_graph:
                 v.inputs = None
                 v.out = None
                 v.saved = None
     return found
+
+
+def _release(ins, pending, ready):
+    """Count a consumer of ``ins`` as done, queueing the inputs it was the last one of."""
+    for t in ins:
+        if t.requires_grad:
+            u = vertex(t)
+            uid = id(u)
+            left = pending[uid] - 1
+            if left:
+                pending[uid] = left
+            else:
+                del pending[uid]
+                ready.append(u)
 
 
 def give_leaf(v, g, handed_out):

@@ -86,6 +86,43 @@ def test_long_chain_is_iterative():
     assert x.grad.item() == 1.0
 
 
+def test_vertex_runs_after_all_its_consumers():
+    # roots that feed each other: z's cotangent reaches y before y runs
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 3
+    z = y * y
+    gy, gz = cr.tensor([1.0, 1.0]), cr.tensor([0.5, 2.0])
+    (gx,) = cr.autograd.grad([y, z], [x], [gy, gz])
+    np.testing.assert_allclose(gx.numpy(), 3 * (gy.numpy() + gz.numpy() * 2 * y.detach().numpy()))
+    # a diamond with one long arm: a runs once, after both arms
+    a = x * 2
+    b = a
+    for _ in range(5):
+        b = b + 0.0
+    (a * b).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), 2 * 2 * 2 * x.detach().numpy())
+
+
+class Blocked(cr.autograd.Function):
+    """The identity with no gradient: its input gets no cotangent from it."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return x * 1.0
+
+    @staticmethod
+    def backward(ctx, g):
+        return None
+
+
+def test_vertex_without_cotangent_still_releases_its_inputs():
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    a = x * 2
+    b = a * 3  # reached only through Blocked: no cotangent, yet a still waits for it
+    (Blocked.apply(b).sum() + a.sum()).backward()
+    assert x.grad.tolist() == [2.0, 2.0]
+
+
 def test_graph_freed_after_backward():
     x = cr.ones(3, requires_grad=True)
     y = (x * 2).sum()
