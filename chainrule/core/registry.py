@@ -108,6 +108,20 @@ def elementwise(name, forward, derivs, samples=None, smooth=True, doc="", fused_
             x, y = inputs
             return (g * d0(xp, out, x, y, **attrs) if needs[0] else None,
                     g * d1(xp, out, x, y, **attrs) if needs[1] else None)
+    elif fused_vjp is not None and len(derivs) == 1 and derivs[0] is not None:
+        # or one with a fused rule (tanh, sigmoid, relu, gelu), called without keywords when
+        # there are none to pass
+        d0 = derivs[0]
+
+        def vjp(xp, g, out, inputs, needs, saved=None, **attrs):
+            if not needs[0]:
+                return (None,)
+            if not xp.is_tensor_ns:
+                r = fused_vjp(g, out, inputs[0], saved=saved, **attrs) if (
+                    attrs or saved is not None) else fused_vjp(g, out, inputs[0])
+                if r is not None:
+                    return (r,)
+            return (g * d0(xp, out, inputs[0], **attrs),)
     else:
         def vjp(xp, g, out, inputs, needs, saved=None, **attrs):
             if fused_vjp is not None and not xp.is_tensor_ns and needs[0]:

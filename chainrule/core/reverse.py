@@ -61,9 +61,16 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
             ready.append(v)
     handed_out = {id(g) for g in grads.values()}
     tracer = None if tensor_path else STATE.tracer
+    nxt = None  # a vertex just made ready, run next without the list (a chain's common case)
     with _GradMode(create_graph):
-        while ready:
-            v = ready.pop()
+        while True:
+            if nxt is not None:
+                v = nxt
+                nxt = None
+            elif ready:
+                v = ready.pop()
+            else:
+                break
             vid = id(v)
             g = grads.pop(vid, None)
             if type(v) is not Node:  # a leaf tensor
@@ -109,11 +116,14 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
                 needs = tuple([t.requires_grad for t in ins])
                 in_vals = ins if tensor_path else [t.data for t in ins]
             out = Tensor._from_node(v) if tensor_path else v.out
+            attrs = v.attrs
             try:
-                if v.saved is None or tensor_path:
-                    cts = op.vjp(xp, g, out, in_vals, needs, **v.attrs)
-                else:
-                    cts = op.vjp(xp, g, out, in_vals, needs, saved=v.saved, **v.attrs)
+                if v.saved is not None and not tensor_path:
+                    cts = op.vjp(xp, g, out, in_vals, needs, saved=v.saved, **attrs)
+                elif attrs:
+                    cts = op.vjp(xp, g, out, in_vals, needs, **attrs)
+                else:  # no empty keyword dict to unpack
+                    cts = op.vjp(xp, g, out, in_vals, needs)
             except NotImplementedError as e:
                 raise NotDifferentiableError(
                     f"backward: op '{op.name}' has no reverse rule: {e}") from None
@@ -139,7 +149,10 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
                     pending[uid] = left
                 else:
                     del pending[uid]
-                    ready.append(u)
+                    if nxt is None:
+                        nxt = u
+                    else:
+                        ready.append(u)
             if not retain_graph:
                 v.inputs = None
                 v.out = None

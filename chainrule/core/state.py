@@ -11,7 +11,8 @@ import functools
 
 
 class _State:
-    __slots__ = ("grad_enabled", "fw_active", "fw_inactive", "next_level", "anomaly", "tracer")
+    __slots__ = ("grad_enabled", "fw_active", "fw_inactive", "next_level", "anomaly", "tracer",
+                 "hooked")
 
     def __init__(self):
         self.grad_enabled = True
@@ -20,6 +21,20 @@ class _State:
         self.next_level = 0
         self.anomaly = False
         self.tracer = None  # a chainrule.core.trace.Tracer while compile records a step
+
+    def __setattr__(self, name, value):
+        object.__setattr__(self, name, value)
+        if name in ("anomaly", "tracer", "fw_active"):
+            self.rehook()
+
+    def rehook(self):
+        """Recompute ``hooked``: whether forward mode, anomaly detection or a compile trace is
+        on, the one flag every op application checks (call it after changing ``fw_active`` in
+        place)."""
+        g = getattr  # (fields not yet set while __init__ runs count as off)
+        hooked = bool(g(self, "fw_active", None)) or bool(g(self, "anomaly", False)) or \
+            g(self, "tracer", None) is not None
+        object.__setattr__(self, "hooked", hooked)
 
 
 STATE = _State()

@@ -232,6 +232,7 @@ def jvp(func, primals, tangents, has_aux=False):
     level = STATE.next_level
     STATE.next_level += 1
     STATE.fw_active.append(level)
+    STATE.rehook()
     try:
         xs = []
         for p, t in zip(primals, tangents):
@@ -261,6 +262,7 @@ def jvp(func, primals, tangents, has_aux=False):
             touts.append(t if t is not None else Tensor._wrap(np.zeros_like(o.data)))
     finally:
         STATE.fw_active.remove(level)
+        STATE.rehook()
     res_out = _top_level(tuple(outs) if is_seq else outs[0], primals + tangents)
     res_t = _top_level(tuple(touts) if is_seq else touts[0], primals + tangents)
     if has_aux:

@@ -273,3 +273,23 @@ def test_check_grads_reports_element():
     bad = lambda x: x * x.detach()  # noqa: E731  (gradient misses a term)
     with pytest.raises(GradcheckError, match="Worst element"):
         check_grads(bad, [cr.tensor([1.0, 2.0])])
+
+
+def test_apply_checks_one_flag_for_forward_mode_anomaly_and_tracing():
+    from chainrule.core.state import STATE
+
+    assert not STATE.hooked
+    with cr.detect_anomaly():
+        assert STATE.hooked
+        with pytest.raises(cr.errors.NumericalError):
+            cr.tensor([-1.0], requires_grad=True).log().sqrt()
+    assert not STATE.hooked
+
+    seen = []
+
+    def f(x):
+        seen.append(STATE.hooked)
+        return (x * x).sum()
+
+    _, t = cr.jvp(f, (cr.tensor([1.0, 2.0]),), (cr.tensor([1.0, 0.0]),))
+    assert seen == [True] and t.item() == 2.0 and not STATE.hooked
