@@ -102,3 +102,33 @@ def test_conv_layers_take_these_paths_through_the_public_api():
     np.testing.assert_allclose(y1.detach().numpy(), out1[:, :, 0], rtol=2e-4, atol=2e-3)
     np.testing.assert_allclose(x1.grad.numpy(), dx1[:, :, 0], rtol=2e-4, atol=2e-3)
     np.testing.assert_allclose(w1.grad.numpy(), dw1[:, :, 0], rtol=2e-4, atol=2e-3)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("case", [
+    (8, 8, (24, 24), 12, (3, 3), (1, 1, 1, 1), (1, 1)),
+    (8, 8, (25, 23), 12, (3, 2), (2, 2, 1, 1), (2, 3)),
+    (16, 5, (20, 22), 12, (3, 2), (2, 1, 0, 2), (1, 2)),
+])
+def test_input_gradient_per_tap_products_equal_the_shifted_adds(monkeypatch, case, dtype):
+    """With OpenBLAS's gemm the channel-major input gradient runs one product per tap into
+    the gradient; it gives the shifted adds' numbers bit for bit (same sums, same order)."""
+    from chainrule import _openblas
+    from chainrule.ops import fused
+
+    n, c, hw, o, k, pad, dil = case
+    rng = np.random.default_rng(2)
+    w = rng.standard_normal((o, c) + k).astype(dtype)
+    hp, wp = hw[0] + pad[0] + pad[1], hw[1] + pad[2] + pad[3]
+    ho, wo = fused._out_hw(hp, wp, k, (1, 1), dil)
+    g = rng.standard_normal((n, o, ho, wo)).astype(dtype)
+    taken = []
+    taps = fused._conv_in_taps
+    monkeypatch.setattr(fused, "_conv_in_taps", lambda *a: taken.append(taps(*a)) or taken[-1])
+    got = fused._conv_in_fwd_whole(g, w, hw, (1, 1), pad, dil, 1)
+    assert len(taken) == 1 and (taken[0] is not None) == (
+        _openblas.available() and "sgemm" in _openblas._functions())
+    monkeypatch.setattr(fused, "_conv_in_taps", lambda *a: None)
+    want = fused._conv_in_fwd_whole(g, w, hw, (1, 1), pad, dil, 1)
+    assert got.dtype == want.dtype == dtype and got.flags.c_contiguous
+    np.testing.assert_array_equal(got, want)

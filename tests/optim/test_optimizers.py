@@ -409,3 +409,28 @@ def test_openblas_updates_refuse_mixed_layouts():
         done = _openblas.axpy(0.5, np.array(x, order=order), yo)
         assert done == _openblas.available()
         np.testing.assert_allclose(yo, y + 0.5 * x if done else y, rtol=1e-6)
+
+
+def test_openblas_matmul_into_windows_and_refusals():
+    from chainrule import _openblas
+
+    rng = np.random.default_rng(0)
+    big = rng.standard_normal((5, 40)).astype(np.float32)
+    a = rng.standard_normal((3, 5)).astype(np.float32)
+    out = np.full((3, 30), np.nan, np.float32)
+    if not (_openblas.available() and "sgemm" in _openblas._functions()):
+        assert not _openblas.matmul_into(a, big[:, 4:34], out)
+        return
+    assert _openblas.matmul_into(a, big[:, 4:34], out)  # a window of big: its rows apart
+    np.testing.assert_allclose(out, a @ big[:, 4:34], rtol=1e-5, atol=1e-5)
+    assert _openblas.matmul_into(a, big[:, 4:34], out, accumulate=True)
+    np.testing.assert_allclose(out, 2 * (a @ big[:, 4:34]), rtol=1e-5, atol=1e-5)
+    before = out.copy()
+    for args in ((np.asfortranarray(a), big[:, 4:34], out),  # columns not contiguous
+                 (a, big[:, 4:34:2], out[:, :15]),  # strided columns
+                 (a.astype(np.float64), big[:, 4:34], out),  # mixed dtypes
+                 (a, big[:4, 4:34], out),  # inner dims differ
+                 (a.astype(np.int64), big[:, 4:34].astype(np.int64),
+                  out.astype(np.int64))):  # no integer gemm
+        assert not _openblas.matmul_into(*args)
+    np.testing.assert_array_equal(out, before)
