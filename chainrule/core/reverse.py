@@ -73,14 +73,17 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
                 break
             vid = id(v)
             g = grads.pop(vid, None)
-            if type(v) is not Node:  # a leaf tensor
-                if g is None:
-                    continue
-                if want and vid in want:
-                    for i in want[vid]:
-                        found[i] = g
-                if tracer is not None:
-                    tracer.on_visit(v, True)
+            is_leaf = type(v) is not Node
+            if g is None:  # no cotangent reached it: a node only releases its inputs
+                if not is_leaf and v.inputs is not None:
+                    _release(v.inputs, pending, ready)
+                continue
+            if want and vid in want:
+                for i in want[vid]:
+                    found[i] = g
+            if tracer is not None:
+                tracer.on_visit(v, is_leaf)
+            if is_leaf:
                 if accumulate:
                     if not tensor_path:
                         give_leaf(v, g, handed_out)
@@ -89,15 +92,6 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
                         v.grad = gt if v.grad is None else _leaf_add(v.grad, gt)
                 continue
             ins = v.inputs
-            if g is None:  # no cotangent reached this node: only release its inputs
-                if ins is not None:
-                    _release(ins, pending, ready)
-                continue
-            if want and vid in want:
-                for i in want[vid]:
-                    found[i] = g
-            if tracer is not None:
-                tracer.on_visit(v, False)
             if ins is None:
                 raise GraphError(
                     f"backward: the graph through op '{v.op.name}' was already freed by an "
