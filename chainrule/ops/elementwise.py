@@ -156,7 +156,8 @@ def _one(dtype):
 
 
 # The tanh and sigmoid reverse rules on arrays: the derivative rules' own arithmetic, bit for
-# bit, with a 0-d one of the output's dtype for the Python 1.0 (10 float32s: 1.18 -> 0.85 us).
+# bit, with a 0-d one of the output's dtype for the Python 1.0 (10 float32s: 1.18 -> 0.85 us),
+# looked up inline (``_one`` makes it the first time).
 def _tanh_vjp(g, out, x, saved=None):
     return g * ((_ones.get(out.dtype) or _one(out.dtype)) - out * out)
 
