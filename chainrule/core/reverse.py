@@ -61,18 +61,21 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
             ready.append(v)
     handed_out = {id(g) for g in grads.values()}
     tracer = None if tensor_path else STATE.tracer
-    nxt = None  # a vertex just made ready, run next without the list (a chain's common case)
+    # A vertex just made ready runs next with its cotangent in hand, without the ready list
+    # and the cotangents' dict (a chain's common case); the others wait in both.
+    nxt = nxt_g = None
     with _GradMode(create_graph):
         while True:
             if nxt is not None:
-                v = nxt
+                v, g = nxt, nxt_g
                 nxt = None
+                vid = id(v)
             elif ready:
                 v = ready.pop()
+                vid = id(v)
+                g = grads.pop(vid, None)
             else:
                 break
-            vid = id(v)
-            g = grads.pop(vid, None)
             is_leaf = type(v) is not Node
             if g is None:  # no cotangent reached it: a node only releases its inputs
                 if not is_leaf and v.inputs is not None:
@@ -136,17 +139,23 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
                         ct = xp.sum_to(ct, arr.shape)
                     if ct.dtype != arr.dtype:
                         ct = xp.astype(ct, arr.dtype)
-                    prev = grads.get(uid)
-                    grads[uid] = ct if prev is None else prev + ct
                 left = pending[uid] - 1
-                if left:
+                if left:  # more consumers to come: keep the sum so far
                     pending[uid] = left
+                    if ct is not None:
+                        prev = grads.get(uid)
+                        grads[uid] = ct if prev is None else prev + ct
+                    continue
+                del pending[uid]  # the last consumer: u is ready, with its whole cotangent
+                prev = grads.pop(uid, None)
+                if prev is not None:
+                    ct = prev if ct is None else prev + ct
+                if nxt is None:
+                    nxt, nxt_g = u, ct
                 else:
-                    del pending[uid]
-                    if nxt is None:
-                        nxt = u
-                    else:
-                        ready.append(u)
+                    ready.append(u)
+                    if ct is not None:
+                        grads[uid] = ct
             if not retain_graph:
                 v.inputs = None
                 v.out = None
