@@ -141,6 +141,14 @@ def _rows(x, itemsize):
     return ld if r == 0 and ld >= max(1, x.shape[1]) else None
 
 
+def gemm_available(dtype) -> bool:
+    """Whether ``matmul_into`` can run for arrays of ``dtype`` (float32 or float64, with
+    NumPy's OpenBLAS and its gemm found)."""
+    p = _PREFIX.get(np.dtype(dtype))
+    f = _functions()
+    return p is not None and bool(f) and (p + "gemm") in f
+
+
 def matmul_into(a: np.ndarray, b: np.ndarray, out: np.ndarray, accumulate=False) -> bool:
     """``out[...] = a @ b``, or ``out += a @ b`` with ``accumulate``, in one OpenBLAS gemm
     call; False (nothing done) where it does not apply.
@@ -149,11 +157,10 @@ def matmul_into(a: np.ndarray, b: np.ndarray, out: np.ndarray, accumulate=False)
     ``big[:, s:s + n]`` of a larger array: no copy is made of it. ``out`` must not overlap
     ``a`` or ``b``.
     """
-    p = _PREFIX.get(out.dtype)
-    f = _functions()
-    if p is None or not f or (p + "gemm") not in f or a.dtype != out.dtype \
-            or b.dtype != out.dtype or not out.flags.writeable:
+    if not gemm_available(out.dtype) or a.dtype != out.dtype or b.dtype != out.dtype \
+            or not out.flags.writeable:
         return False
+    p, f = _PREFIX[out.dtype], _lib
     size = out.dtype.itemsize
     lda, ldb, ldc = _rows(a, size), _rows(b, size), _rows(out, size)
     if lda is None or ldb is None or ldc is None:

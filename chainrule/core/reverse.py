@@ -134,11 +134,7 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
                     u = t
                 uid = id(u)
                 if ct is not None:
-                    arr = t.data
-                    if ct.shape != arr.shape:
-                        ct = xp.sum_to(ct, arr.shape)
-                    if ct.dtype != arr.dtype:
-                        ct = xp.astype(ct, arr.dtype)
+                    ct = fit(xp, ct, t.data)
                 left = pending[uid] - 1
                 if left:  # more consumers to come: keep the sum so far
                     pending[uid] = left

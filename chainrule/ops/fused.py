@@ -695,6 +695,8 @@ def _conv_in_fwd_whole(g, w, in_hw, stride=(1, 1), padding=(0, 0, 0, 0), dilatio
 def _conv_in_taps(g, w, hp, wp, dilation):
     """The input gradient on the padded grid, (C, N Hp Wp), from per-tap products; None where
     OpenBLAS's gemm is not available."""
+    if not _openblas.gemm_available(g.dtype) or w.dtype != g.dtype:
+        return None
     n, o, ho, wo = g.shape
     _, c, kh, kw = w.shape
     dh, dw = dilation

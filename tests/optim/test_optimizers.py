@@ -418,7 +418,7 @@ def test_openblas_matmul_into_windows_and_refusals():
     big = rng.standard_normal((5, 40)).astype(np.float32)
     a = rng.standard_normal((3, 5)).astype(np.float32)
     out = np.full((3, 30), np.nan, np.float32)
-    if not (_openblas.available() and "sgemm" in _openblas._functions()):
+    if not _openblas.gemm_available(np.float32):
         assert not _openblas.matmul_into(a, big[:, 4:34], out)
         return
     assert _openblas.matmul_into(a, big[:, 4:34], out)  # a window of big: its rows apart
