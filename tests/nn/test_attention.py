@@ -88,6 +88,50 @@ def test_large_scores_do_not_overflow():
     assert np.all(np.isfinite(out.numpy()))
 
 
+def test_scores_bound_decides_whether_softmax_shifts_by_the_row_max(qkv):
+    """The shift is skipped only where |scale| max|q_i| max|k_j| keeps every exp normal and
+    every row's sum finite in the scores' dtype; NaN, infinity and empty inputs never skip it."""
+    from chainrule.ops.attention import scores_bounded
+
+    q, k, _ = qkv
+    scale = 1 / np.sqrt(8)
+    assert scores_bounded(q, k, scale, np.float64, 6)
+    assert scores_bounded(q.astype(np.float32), k.astype(np.float32), scale, np.float32, 6)
+    bound = np.sqrt((q * q).sum(-1).max() * (k * k).sum(-1).max())  # about 10
+    assert scores_bounded(q, k, 80 / bound, np.float32, 6)  # scores within +-80: exp normal
+    assert not scores_bounded(q, k, 88 / bound, np.float32, 6)  # exp(88) sums past float32
+    assert not scores_bounded(q, k, 80 / bound, np.float32, 10 ** 4)  # a longer row's sum
+    assert not scores_bounded(q, k, -90 / bound, np.float32, 6)  # either sign
+    assert scores_bounded(q, k, 8 / bound, np.float16, 6)  # float16's exp overflows past 11
+    assert not scores_bounded(q, k, 9 / bound, np.float16, 6)
+    for bad in (np.nan, np.inf):
+        qb = q.copy()
+        qb[1, 2, 3, 4] = bad
+        assert not scores_bounded(qb, k, scale, np.float64, 6)
+    assert not scores_bounded(q[..., :0, :], k, scale, np.float64, 6)
+
+
+@pytest.mark.parametrize("dtype,tol", [(np.float32, 1e-6), (np.float16, 2e-3)])
+def test_probabilities_with_and_without_the_shift_match_the_reference(qkv, dtype, tol):
+    """Moderate scores (no shift), large ones (the shift), and one batch's NaN, which must not
+    turn the other batch's large scores unshifted."""
+    q, k, _ = qkv
+    for mult in (0.3, 30.0):
+        qa, ka = (q * mult).astype(dtype), (k * mult).astype(dtype)
+        if dtype == np.float16 and mult > 1:
+            qa, ka = (q * 3).astype(dtype), (k * 3).astype(dtype)  # scores of tens
+        p = _np(attention(cr.tensor(qa), cr.tensor(ka), cr.tensor(ka[..., :5]))[1])
+        want = _ref(qa.astype(np.float64), ka.astype(np.float64), np.eye(6)[None, None])
+        assert p.dtype == dtype and np.all(np.isfinite(p))
+        np.testing.assert_allclose(p, want, atol=tol)
+    qn, kn = (q * 30).astype(dtype), (k * 30).astype(dtype)
+    qn[0, 0, 0, 0] = np.nan
+    p = _np(attention(cr.tensor(qn), cr.tensor(kn), cr.tensor(kn[..., :5]))[1])
+    want = _ref(qn[1].astype(np.float64), kn[1].astype(np.float64), np.eye(6)[None])
+    assert np.all(np.isnan(p[0, 0, 0]))
+    np.testing.assert_allclose(p[1], want, atol=tol)
+
+
 def test_check_grads_all_inputs_and_float_mask(qkv):
     q, k, v = (cr.tensor(a[:1, :2, :3, :4]) for a in qkv)
     bias = cr.tensor(np.random.default_rng(3).standard_normal((3, 3)))
