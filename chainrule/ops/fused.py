@@ -245,6 +245,8 @@ def _norm_stats(x, axes, eps, moments=False):
 
 
 def _norm_fwd(x, w=None, b=None, axes=(-1,), eps=1e-5, keep=False):
+    if axes == (-1,) and _rows_fwd_ok(x, w, b):
+        return _norm_rows_fwd(x, w, b, eps, keep)
     out, rstd, mu, var = _norm_stats(x, axes, eps, moments=True)
     out *= rstd
     kept = None
@@ -255,6 +257,46 @@ def _norm_fwd(x, w=None, b=None, axes=(-1,), eps=1e-5, keep=False):
     if b is not None:
         out += b
     return (out, kept) if keep else out
+
+
+# Layer norm over the last axis of float rows: the variance as a row-wise dot product (no
+# squared copy), and the normalised input the reverse rule keeps is the affine map's operand
+# rather than a copy of it: two passes over the activations fewer. A (16, 64, 128) float32
+# layer norm with weight and bias in the transformer benchmark's step: 370 -> 321 us.
+def _rows_fwd_ok(x, w, b):
+    d = x.shape[-1:] if x.ndim else None
+    return (x.dtype in (np.float32, np.float64) and x.ndim >= 1 and x.size > 0
+            and all(v is None or (v.dtype == x.dtype and v.shape == d) for v in (w, b)))
+
+
+def _row_moments(x2, eps):
+    """For rows ``x2`` (R, d): the normalised rows (a new array), and 1/std, the mean and the
+    (biased) variance, each (R, 1). The reverse rule recomputes them with this same arithmetic
+    when the forward kept none."""
+    d = x2.shape[-1]
+    mu = sum_kept(x2, (-1,))
+    mu *= 1.0 / d
+    xhat = x2 - mu
+    var = np.vecdot(xhat, xhat).reshape(-1, 1)
+    var *= 1.0 / d
+    rstd = (1.0 / np.sqrt(var + eps)).astype(x2.dtype, copy=False)
+    xhat *= rstd
+    return xhat, rstd, mu, var
+
+
+def _norm_rows_fwd(x, w, b, eps, keep):
+    xhat, rstd, mu, var = _row_moments(x.reshape(-1, x.shape[-1]), eps)
+    if w is not None:
+        out = np.multiply(xhat, w)
+    else:
+        out = xhat.copy() if keep and b is not None else xhat
+    if b is not None:
+        out += b
+    out = out.reshape(x.shape)
+    if not keep:
+        return out
+    kept = x.shape[:-1] + (1,)
+    return out, (xhat.reshape(x.shape), rstd.reshape(kept), mu.reshape(kept), var.reshape(kept))
 
 
 def _layer_norm_saving(x, w=None, b=None, axes=(-1,), eps=1e-5):
@@ -305,8 +347,7 @@ def _norm_rows_vjp(g, x, w, eps, needs, nin, saved=None):
     d = x.shape[-1]
     x2, g2 = x.reshape(-1, d), g.reshape(-1, d)
     if saved is None:
-        xhat, rstd = _norm_stats(x2, (-1,), eps)
-        xhat *= rstd
+        xhat, rstd = _row_moments(x2, eps)[:2]
     else:  # the forward's (left as they are: a retained graph reads them again)
         xhat, rstd = saved[0].reshape(-1, d), saved[1].reshape(-1, 1)  # (+ its moments)
     gx = gw = gb = None
@@ -314,7 +355,7 @@ def _norm_rows_vjp(g, x, w, eps, needs, nin, saved=None):
         gh = g2 * w if w is not None else g2
         m1 = sum_kept(gh, (-1,))
         m1 *= 1.0 / d
-        m2 = sum_kept(gh * xhat, (-1,))
+        m2 = np.vecdot(gh, xhat).reshape(-1, 1)  # a row-wise dot: no product array
         m2 *= 1.0 / d
         gx = gh - m1  # rstd (gh - mean(gh) - xhat mean(gh xhat))
         m2 = xhat * m2
