@@ -286,8 +286,8 @@ def _row_moments(x2, eps):
 
 def _norm_rows_fwd(x, w, b, eps, keep):
     xhat, rstd, mu, var = _row_moments(x.reshape(-1, x.shape[-1]), eps)
-    if w is not None:
-        out = np.multiply(xhat, w)
+    if w is not None:  # into a new array only when xhat is kept for the reverse rule
+        out = np.multiply(xhat, w, out=None if keep else xhat)
     else:
         out = xhat.copy() if keep and b is not None else xhat
     if b is not None:
