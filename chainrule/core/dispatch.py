@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import NumericalError
-from .graph import Node
+from .graph import Node, next_seq
 from .state import STATE
 
 _ndarray = np.ndarray
@@ -61,6 +61,7 @@ def apply(op, *args, **attrs):
         node.saved = saved
         node.where = None
         node.fw = None
+        node.seq = _next_seq()
     else:
         t.requires_grad = False
         t._node = None
@@ -70,6 +71,7 @@ def apply(op, *args, **attrs):
 
 
 _new = object.__new__
+_next_seq = next_seq
 
 
 def _hooks(op, args, attrs, t):

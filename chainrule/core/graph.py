@@ -9,6 +9,12 @@ vertex.
 
 from __future__ import annotations
 
+from itertools import count
+
+# Creation numbers of nodes, increasing: an op's node is numbered after its inputs' nodes, so
+# running nodes from the highest number down visits every consumer of a tensor before it.
+next_seq = count().__next__
+
 
 class Node:
     """One recorded application of an op.
@@ -25,9 +31,11 @@ class Node:
         Non-tensor arguments of the op (axis, shape, index, ...).
     saved : object
         What the op's ``forward_saving`` kept for its reverse rule (None: nothing).
+    seq : int
+        Creation number: larger than that of every node the op's inputs came from.
     """
 
-    __slots__ = ("op", "inputs", "out", "attrs", "where", "fw", "saved")
+    __slots__ = ("op", "inputs", "out", "attrs", "where", "fw", "saved", "seq")
 
     def __init__(self, op, inputs, out, attrs, where=None, saved=None):
         self.op = op
@@ -37,6 +45,7 @@ class Node:
         self.saved = saved
         self.where = where
         self.fw = None  # the output's forward-mode tangents, for rules that use the output
+        self.seq = next_seq()
 
     def __repr__(self):
         return f"<Node {self.op.name}>"
@@ -46,38 +55,3 @@ def vertex(t):
     """The graph vertex of a tensor that requires grad: its node, or itself for a leaf."""
     n = t._node
     return t if n is None else n
-
-
-def consumer_counts(roots):
-    """For each vertex reachable from ``roots`` (tensors) through inputs that require grad, the
-    number of edges into it from its consumers, keyed by ``id``; vertices nobody consumes (the
-    roots, unless reachable from another) are absent.
-
-    The reverse walk runs a vertex once all its consumers have run (Kahn's order): an
-    iterative search, so a chain of any length works without recursion.
-    """
-    counts = {}
-    stack = []
-    for r in roots:
-        v = vertex(r)
-        if all(v is not u for u in stack):
-            stack.append(v)
-    roots_seen = {id(v) for v in stack}  # expanded from the start: not again when reached
-    while stack:
-        v = stack.pop()
-        if type(v) is not Node or v.inputs is None:
-            continue
-        for t in v.inputs:
-            if t.requires_grad:
-                u = t._node
-                if u is None:
-                    u = t
-                uid = id(u)
-                c = counts.get(uid)
-                if c is None:
-                    counts[uid] = 1
-                    if uid not in roots_seen:
-                        stack.append(u)
-                else:
-                    counts[uid] = c + 1
-    return counts

@@ -6,15 +6,16 @@ cotangents, accumulates fan-out and restores dtypes; rules do none of this.
 
 from __future__ import annotations
 
+from heapq import heappop as _pop
+from heapq import heappush as _push
+
 import numpy as np
 
 from ..backend import memory_order
 from ..errors import GraphError, NotDifferentiableError, NumericalError
 from . import dispatch, npns
-from .graph import Node, consumer_counts, vertex
+from .graph import Node, vertex
 from .state import STATE, _GradMode
-
-_FREED = "freed"
 
 
 def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inputs=None,
@@ -45,55 +46,50 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
             want.setdefault(id(vertex(t)), []).append(i)
     found = [None] * (len(inputs) if inputs is not None else 0)
 
+    # The walk runs the recorded nodes latest-created first. An op's inputs were all created
+    # before it, so by the time a node runs every consumer of its output has run and handed it
+    # its cotangent; no counting pass over the graph is needed. Waiting nodes sit in a heap by
+    # creation number and their cotangents so far in ``grads``; leaves (tensors without a node)
+    # collect theirs and are visited last.
     grads = {}
+    heap = []
+    leaves = {}
     for r, g in zip(roots, root_grads):
         v = vertex(r)
+        vid = id(v)
         g = g if tensor_path else g.data
-        grads[id(v)] = _accumulate(grads.get(id(v)), g)
-
-    # Consumers of each vertex still to run (Kahn's order): a vertex runs once all of them
-    # have handed it their cotangents. One pass counts, the walk below releases.
-    pending = consumer_counts(roots)
-    ready = []
-    for r in roots:
-        v = vertex(r)
-        if id(v) not in pending and all(v is not u for u in ready):
-            ready.append(v)
+        prev = grads.get(vid)
+        if prev is not None:
+            grads[vid] = prev + g
+            continue
+        grads[vid] = g
+        if type(v) is Node:
+            _push(heap, (-v.seq, v))
+        else:
+            leaves[vid] = v
     handed_out = {id(g) for g in grads.values()}
     tracer = None if tensor_path else STATE.tracer
-    # A vertex just made ready runs next with its cotangent in hand, without the ready list
-    # and the cotangents' dict (a chain's common case); the others wait in both.
+    watched = bool(want) or tracer is not None
+    anomaly = STATE.anomaly
+    # A node whose cotangent is complete while no other waits (a chain's common case) runs
+    # next without the heap and the dict.
     nxt = nxt_g = None
     with _GradMode(create_graph):
         while True:
             if nxt is not None:
                 v, g = nxt, nxt_g
                 nxt = None
-                vid = id(v)
-            elif ready:
-                v = ready.pop()
-                vid = id(v)
-                g = grads.pop(vid, None)
+            elif heap:
+                v = _pop(heap)[1]
+                g = grads.pop(id(v))
             else:
                 break
-            is_leaf = type(v) is not Node
-            if g is None:  # no cotangent reached it: a node only releases its inputs
-                if not is_leaf and v.inputs is not None:
-                    _release(v.inputs, pending, ready)
-                continue
-            if want and vid in want:
-                for i in want[vid]:
-                    found[i] = g
-            if tracer is not None:
-                tracer.on_visit(v, is_leaf)
-            if is_leaf:
-                if accumulate:
-                    if not tensor_path:
-                        give_leaf(v, g, handed_out)
-                    else:
-                        gt = g if create_graph else g.detach()
-                        v.grad = gt if v.grad is None else _leaf_add(v.grad, gt)
-                continue
+            if watched:
+                if id(v) in want:
+                    for i in want[id(v)]:
+                        found[i] = g
+                if tracer is not None:
+                    tracer.on_visit(v, False)
             ins = v.inputs
             if ins is None:
                 raise GraphError(
@@ -124,53 +120,57 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
             except NotImplementedError as e:
                 raise NotDifferentiableError(
                     f"backward: op '{op.name}' has no reverse rule: {e}") from None
-            if STATE.anomaly:
+            if anomaly:
                 _check_grads(op, v, cts)
             for t, ct in zip(ins, cts):
-                if not t.requires_grad:
+                if ct is None or not t.requires_grad:
                     continue
+                arr = t.data
+                if ct.shape != arr.shape or ct.dtype != arr.dtype:
+                    ct = fit(xp, ct, arr)
                 u = t._node
-                if u is None:
-                    u = t
-                uid = id(u)
-                if ct is not None:
-                    ct = fit(xp, ct, t.data)
-                left = pending[uid] - 1
-                if left:  # more consumers to come: keep the sum so far
-                    pending[uid] = left
-                    if ct is not None:
-                        prev = grads.get(uid)
-                        grads[uid] = ct if prev is None else prev + ct
-                    continue
-                del pending[uid]  # the last consumer: u is ready, with its whole cotangent
-                prev = grads.pop(uid, None)
-                if prev is not None:
-                    ct = prev if ct is None else prev + ct
-                if nxt is None:
-                    nxt, nxt_g = u, ct
-                else:
-                    ready.append(u)
-                    if ct is not None:
+                if u is None:  # a leaf: visited once the walk is done
+                    uid = id(t)
+                    prev = grads.get(uid)
+                    if prev is None:
                         grads[uid] = ct
+                        leaves[uid] = t
+                    else:
+                        grads[uid] = prev + ct
+                elif nxt is None and not heap:  # nothing else waits, so u has no cotangent yet
+                    nxt, nxt_g = u, ct
+                elif u is nxt:  # the same input twice (x * x)
+                    nxt_g = nxt_g + ct
+                else:
+                    uid = id(u)
+                    prev = grads.get(uid)
+                    if prev is not None:
+                        grads[uid] = prev + ct
+                    else:
+                        grads[uid] = ct
+                        _push(heap, (-u.seq, u))
+            if nxt is not None and heap:  # another input waits too: creation order decides
+                grads[id(nxt)] = nxt_g
+                _push(heap, (-nxt.seq, nxt))
+                nxt = None
             if not retain_graph:
                 v.inputs = None
                 v.out = None
                 v.saved = None
+        for vid, v in leaves.items():
+            g = grads.pop(vid)
+            if want and vid in want:
+                for i in want[vid]:
+                    found[i] = g
+            if tracer is not None:
+                tracer.on_visit(v, True)
+            if accumulate:
+                if not tensor_path:
+                    give_leaf(v, g, handed_out)
+                else:
+                    gt = g if create_graph else g.detach()
+                    v.grad = gt if v.grad is None else _leaf_add(v.grad, gt)
     return found
-
-
-def _release(ins, pending, ready):
-    """Count a consumer of ``ins`` as done, queueing the inputs it was the last one of."""
-    for t in ins:
-        if t.requires_grad:
-            u = vertex(t)
-            uid = id(u)
-            left = pending[uid] - 1
-            if left:
-                pending[uid] = left
-            else:
-                del pending[uid]
-                ready.append(u)
 
 
 def give_leaf(v, g, handed_out):

@@ -4,6 +4,8 @@ import sys
 
 import numpy as np
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 import chainrule as cr
 from chainrule.errors import GraphError, NotDifferentiableError, ShapeError
@@ -115,12 +117,79 @@ class Blocked(cr.autograd.Function):
         return None
 
 
-def test_vertex_without_cotangent_still_releases_its_inputs():
+def test_input_reached_through_a_blocked_path_gets_the_other_cotangents():
     x = cr.tensor([1.0, 2.0], requires_grad=True)
     a = x * 2
-    b = a * 3  # reached only through Blocked: no cotangent, yet a still waits for it
+    b = a * 3  # reached only through Blocked: no cotangent comes this way
     (Blocked.apply(b).sum() + a.sum()).backward()
     assert x.grad.tolist() == [2.0, 2.0]
+
+
+class Counted(cr.autograd.Function):
+    """The identity, counting the calls of its reverse rule and the cotangents it got."""
+
+    calls = []
+
+    @staticmethod
+    def forward(ctx, x, k):
+        ctx.k = k
+        return x * 1.0
+
+    @staticmethod
+    def backward(ctx, g):
+        Counted.calls.append((ctx.k, float(g.sum().item())))
+        return g, None
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.tuples(st.integers(0, 50),
+                                   st.none() | st.floats(-2, 2, width=32)),
+                         min_size=1, max_size=3), min_size=1, max_size=12),
+       st.booleans())
+# a vertex consumed directly and, later recorded, through another vertex: the direct edge
+# comes first among the sum's inputs, or last
+@example([[(0, None)], [(1, None)], [(1, None), (2, 0.5)]], False)
+@example([[(0, None)], [(1, None)], [(2, 0.5), (1, None)]], True)
+def test_every_node_runs_once_with_its_whole_cotangent(dag, via_grad):
+    """Random graphs of weighted sums (weight None: the vertex itself, no product between),
+    each vertex's consumers recorded in any order: every vertex's reverse rule runs once,
+    after all of them, with their summed cotangent."""
+    x = cr.tensor([1.0], requires_grad=True)
+    vs, coef = [x], [{}]  # each vertex: a weighted sum of earlier ones
+    for k, terms in enumerate(dag, start=1):
+        total, c = None, {}
+        for j, w in terms:
+            j %= len(vs)
+            term = vs[j] if w is None else vs[j] * w
+            total = term if total is None else total + term
+            c[j] = c.get(j, 0.0) + (1.0 if w is None else w)
+        vs.append(Counted.apply(total, k))
+        coef.append(c)
+    # expected: d out / d v for every vertex, by hand from the last one back
+    n = len(vs)
+    adj = [0.0] * n
+    adj[-1] = 1.0
+    for k in range(n - 1, 0, -1):
+        for j, w in coef[k].items():
+            adj[j] += np.float32(w) * adj[k]
+    Counted.calls = []
+    if via_grad:
+        (gx,) = cr.autograd.grad(vs[-1].sum(), [x])
+    else:
+        vs[-1].sum().backward()
+        gx = x.grad
+    reached = {k for k in range(1, n) if _reaches(coef, k, n - 1)}
+    assert sorted(k for k, _ in Counted.calls) == sorted(reached)
+    for k, g in Counted.calls:
+        assert g == pytest.approx(adj[k], rel=1e-4, abs=1e-5)
+    assert gx.item() == pytest.approx(adj[0], rel=1e-4, abs=1e-5)
+
+
+def _reaches(coef, k, last):
+    """Whether vertex ``k`` feeds vertex ``last``."""
+    if k == last:
+        return True
+    return any(k in coef[m] and _reaches(coef, m, last) for m in range(k + 1, last + 1))
 
 
 def test_graph_freed_after_backward():
