@@ -61,7 +61,7 @@ def apply(op, *args, **attrs):
         node.saved = saved
         node.where = None
         node.fw = None
-        node.seq = _next_seq()
+        node.seq = next_seq()
     else:
         t.requires_grad = False
         t._node = None
@@ -71,7 +71,6 @@ def apply(op, *args, **attrs):
 
 
 _new = object.__new__
-_next_seq = next_seq
 
 
 def _hooks(op, args, attrs, t):

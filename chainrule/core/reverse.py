@@ -126,7 +126,7 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
                 if ct is None or not t.requires_grad:
                     continue
                 arr = t.data
-                if ct.shape != arr.shape or ct.dtype != arr.dtype:
+                if ct.shape != arr.shape or ct.dtype != arr.dtype:  # fit's test, without a call
                     ct = fit(xp, ct, arr)
                 u = t._node
                 if u is None:  # a leaf: visited once the walk is done
