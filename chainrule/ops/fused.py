@@ -582,17 +582,63 @@ def _wgrad_per_sample(groups, rows, pixels):
 # 0.56 -> 0.37 ms), the same numbers (the product adds it last, as the separate add did), and
 # kept columns then give the bias gradient as one more row of the weight gradient's product
 # (that conv's two gradients: 0.36 -> 0.26 ms).
-def _with_ones_row(win, rows, pixels, b, lead=None):
-    """The im2col columns ``win`` copied into a (rows [+ 1], pixels) array (with a leading
-    ``lead`` axis if given), the last row all ones when there is a bias ``b``."""
-    shape = (rows + (b is not None), pixels) if lead is None else \
-        (lead, rows + (b is not None), pixels)
-    cols = np.empty(shape, dtype=win.dtype)
-    # only splits axes (rows into channels x taps, pixels into the output plane): a view
-    np.copyto(cols[..., :rows, :].reshape(win.shape), win)
-    if b is not None:
+def _im2col(x, ksize, stride, padding, dilation, out_hw, b=None, channel_major=False):
+    """The im2col columns of ``x`` (N, C, H, W): (N, C kh kw [+ 1], Ho Wo), or with
+    ``channel_major`` every sample's side by side, (C kh kw [+ 1], N Ho Wo); rows run over
+    channels, then kernel taps. With a bias ``b`` the last row is all ones."""
+    n, c, h, w = x.shape
+    (kh, kw), (ho, wo) = ksize, out_hw
+    rows, pixels, extra = c * kh * kw, ho * wo, b is not None
+    # the columns as (N, C, taps, Ho Wo): only splits and swaps of the array's axes, a view
+    if channel_major:
+        cols = np.empty((rows + extra, n * pixels), dtype=x.dtype)
+        dst = cols[:rows].reshape(c, kh * kw, n, pixels).transpose(2, 0, 1, 3)
+    else:
+        cols = np.empty((n, rows + extra, pixels), dtype=x.dtype)
+        dst = cols[:, :rows].reshape(n, c, kh * kw, pixels)
+    if tuple(stride) == (1, 1) and wo == w:
+        _shifted_cols(dst, x, ksize, padding, dilation, ho)
+    else:
+        win = _windows(_pad_hw(x, padding), ksize, stride, dilation, ho, wo)
+        np.copyto(dst.reshape(win.shape), win)
+    if extra:
         cols[..., rows, :] = 1
     return cols
+
+
+# A stride-1 convolution that keeps the input's width (a "same" padding across) reads, at
+# kernel tap (i, j), the input pixel at a fixed offset (dy, dx) from the output pixel, and both
+# planes have rows of the same width W: in row-major order that is one fixed shift
+# s = dy W + dx of the whole flattened plane. The tap's columns are then one contiguous copy
+# per plane, where the strided windows copy one output row at a time (cnn2d's second conv,
+# rows of 14: 0.86-1.05 -> 0.42-0.65 ms for its columns), and no padded copy of the input is
+# made. The shifted copy also carries pixels across the plane's left and right borders
+# (x + dx outside the row) and its top and bottom (whole rows): those are set to the padding's
+# zeros afterwards.
+def _shifted_cols(dst, x, ksize, padding, dilation, ho):
+    """Fill ``dst`` (N, C, kh kw, Ho W) with the im2col columns of ``x`` (N, C, H, W) for a
+    stride-1 convolution whose output is as wide as its input."""
+    n, c, h, w = x.shape
+    (kh, kw), (dh, dw) = ksize, dilation
+    pt, pl = padding[0], padding[2]
+    src = x.reshape(n, c, h * w)
+    for i in range(kh):
+        dy = i * dh - pt
+        y0, y1 = max(0, -dy), min(ho, h - dy)  # output rows whose input row is inside
+        for j in range(kw):
+            dx = j * dw - pl
+            d = dst[:, :, i * kw + j]
+            s = dy * w + dx
+            lo, hi = max(y0 * w, -s), min(y1 * w, h * w - s)
+            if lo >= hi or abs(dx) >= w:
+                d[...] = 0
+                continue
+            d[..., lo:hi] = src[..., lo + s:hi + s]
+            d[..., :lo] = 0
+            d[..., hi:] = 0
+            if dx:  # the columns the shift carried across a left or right border
+                planes = d.reshape(n, c, ho, w)
+                planes[..., slice(0, -dx) if dx < 0 else slice(w - dx, w)] = 0
 
 
 def _with_bias_column(w, o, rows, b):
@@ -601,7 +647,7 @@ def _with_bias_column(w, o, rows, b):
 
 
 def _has_bias_row(cols, w):
-    """Whether kept columns carry the forward's row of ones (see ``_with_ones_row``)."""
+    """Whether kept columns carry the forward's row of ones (see ``_im2col``)."""
     return cols.shape[-2] == w.size // w.shape[0] + 1
 
 
@@ -618,13 +664,14 @@ def _conv_fwd_cols(x, w, b=None, stride=(1, 1), padding=(0, 0, 0, 0), dilation=(
         out, cols = _conv_fwd_cols(x[:, :, None], w[:, :, None], b, stride, padding, dilation,
                                    groups)
         return out[:, :, 0], cols
-    n = x.shape[0]
+    n, _, h, wd = x.shape
     o, cg, kh, kw = w.shape
-    xp_ = _pad_hw(x, padding)
-    ho, wo = _out_hw(xp_.shape[2], xp_.shape[3], (kh, kw), stride, dilation)
+    pt, pb, pl, pr = padding
+    ho, wo = _out_hw(h + pt + pb, wd + pl + pr, (kh, kw), stride, dilation)
     rows, pixels = cg * kh * kw, ho * wo
     if kh == kw == 1 and stride == (1, 1):
-        cols = xp_.reshape(n, groups, cg, pixels)  # a 1x1 convolution needs no im2col
+        # a 1x1 convolution needs no im2col
+        cols = _pad_hw(x, padding).reshape(n, groups, cg, pixels)
         keep = None  # a view of the input: nothing to save
     elif groups == 1 and rows >= _CM_ROWS and n > 1 and (
             pixels >= 100 or (pixels < 32 and n * pixels >= 1024)):
@@ -633,23 +680,22 @@ def _conv_fwd_cols(x, w, b=None, stride=(1, 1), padding=(0, 0, 0, 0), dilation=(
         # product, transposed back to (N, O, H, W) once; faster than one product per sample
         # there (cnn2d's second conv: 1.97 -> 1.67 ms; 64 channels of 19 points to 10 with
         # stride 2, batch 128: 0.75 -> 0.47 ms), slower in between (cnn1d's 40 pixels).
-        win = _windows(xp_, (kh, kw), stride, dilation, ho, wo).transpose(1, 2, 3, 0, 4, 5)
-        cols = _with_ones_row(win, rows, n * pixels, b)
+        cols = _im2col(x, (kh, kw), stride, padding, dilation, (ho, wo), b, channel_major=True)
         out = np.matmul(_with_bias_column(w, o, rows, b), cols)
         out = np.ascontiguousarray(out.reshape(o, n, ho, wo).transpose(1, 0, 2, 3))
         keep = None if _wgrad_per_sample(groups, rows, pixels) else cols[None]
         return out, keep if cols.nbytes <= _SAVE_MAX_BYTES else None
     else:
         # One contiguous im2col copy, then one (batched) matrix product.
-        win = _windows(xp_, (kh, kw), stride, dilation, ho, wo)
         # The per-sample columns are kept for the weight gradient, which then multiplies them
         # per sample too (cnn1d's second conv, 40 pixels: 198 -> 127 us, the bias gradient
         # included, against gathering its columns again for one product).
         if groups == 1 and b is not None:  # the bias rides in the product (see below)
-            cols = _with_ones_row(win, rows, pixels, b, lead=n)
+            cols = _im2col(x, (kh, kw), stride, padding, dilation, (ho, wo), b)
             out = np.matmul(_with_bias_column(w, o, rows, b), cols).reshape(n, o, ho, wo)
             return out, cols if cols.nbytes <= _SAVE_MAX_BYTES else None
-        cols = win.reshape(n, groups, rows, pixels)
+        cols = _im2col(x, (kh, kw), stride, padding, dilation, (ho, wo)).reshape(
+            n, groups, rows, pixels)
         keep = cols.reshape(n, rows, pixels) if groups == 1 else None
     out = np.matmul(w.reshape(groups, o // groups, rows), cols)
     out = out.reshape(n, o, ho, wo)
@@ -774,7 +820,6 @@ def _conv_w_fwd_whole(x, g, ksize, stride=(1, 1), padding=(0, 0, 0, 0), dilation
     kh, kw = ksize
     cg = c // groups
     if cols is None:
-        win = _windows(_pad_hw(x, padding), ksize, stride, dilation, ho, wo)
         per_sample = _wgrad_per_sample(groups, cg * kh * kw, ho * wo)
     else:  # the forward's columns, per sample (n, rows, pixels) or side by side (1, rows, n
         per_sample = cols.shape[-1] == ho * wo  # pixels); the same layout when n is 1
@@ -784,13 +829,14 @@ def _conv_w_fwd_whole(x, g, ksize, stride=(1, 1), padding=(0, 0, 0, 0), dilation
         # rows (16 channels x 3x3 taps and up) on planes under 1024 pixels, the single product
         # below is faster (cnn2d's second conv: 2.48 -> 2.14 ms).
         if cols is None:
-            cols = win.reshape(n, c * kh * kw, ho * wo)
+            cols = _im2col(x, ksize, stride, padding, dilation, (ho, wo))
         # (rows x pixels) @ (pixels x out channels), transposed at the end, as below
         dw = np.matmul(cols, np.swapaxes(g.reshape(n, o, ho * wo), 1, 2)).sum(axis=0).T
         return _weight_and_bias(dw, (o, c, kh, kw), bias_row)
     # Lay samples and pixels side by side so the whole reduction is one product per group.
     if cols is None:
-        cols = win.transpose(1, 2, 3, 0, 4, 5).reshape(groups, cg * kh * kw, n * ho * wo)
+        cols = _im2col(x, ksize, stride, padding, dilation, (ho, wo), channel_major=True
+                       ).reshape(groups, cg * kh * kw, n * ho * wo)
     gr = g.transpose(1, 0, 2, 3).reshape(groups, o // groups, n * ho * wo)
     if n * ho * wo >= _SWAP_MIN_PIXELS and cg * kh * kw >= 16:
         # the transposed product, (rows x pixels) @ (pixels x out channels), then transposed

@@ -4,6 +4,8 @@ correlation) agree with a direct float64 reference, forward and all three gradie
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import chainrule as cr
 from chainrule.nn import functional as F
@@ -131,3 +133,35 @@ def test_input_gradient_per_tap_products_equal_the_shifted_adds(monkeypatch, cas
     want = fused._conv_in_fwd_whole(g, w, hw, (1, 1), pad, dil, 1)
     assert got.dtype == want.dtype == dtype and got.flags.c_contiguous
     np.testing.assert_array_equal(got, want)
+
+
+@settings(max_examples=150, deadline=None)
+@given(n=st.integers(1, 3), c=st.integers(1, 3), h=st.integers(1, 9), w=st.integers(1, 9),
+       kh=st.integers(1, 4), kw=st.integers(1, 4), dh=st.integers(1, 3), dw=st.integers(1, 3),
+       pt=st.integers(0, 9), pb=st.integers(0, 9), pl=st.integers(0, 9),
+       layout=st.sampled_from(["per sample", "channel major", "bias row"]))
+def test_shifted_im2col_equals_the_windows_of_the_padded_input(n, c, h, w, kh, kw, dh, dw, pt,
+                                                                pb, pl, layout):
+    """The stride-1, width-keeping im2col (flat shifts of whole planes, the borders zeroed
+    after) gives the strided windows of the zero-padded input exactly, for any kernel,
+    dilation and padding, shifts past the whole plane included."""
+    from chainrule.ops import fused
+
+    pr = dw * (kw - 1) - pl  # the output as wide as the input: the shifted path's case
+    ho = h + pt + pb - dh * (kh - 1)
+    if pr < 0 or ho < 1:
+        return
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((n, c, h, w)).astype(np.float32) + 10  # no zeros in the input
+    b = np.zeros(2) if layout == "bias row" else None
+    cm = layout == "channel major"
+    pad = (pt, pb, pl, pr)
+    cols = fused._im2col(x, (kh, kw), (1, 1), pad, (dh, dw), (ho, w), b, channel_major=cm)
+    xp = np.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr)))
+    win = _sw(xp, (dh * (kh - 1) + 1, dw * (kw - 1) + 1), axis=(2, 3))[..., ::dh, ::dw]
+    want = win.transpose(0, 1, 4, 5, 2, 3).reshape(n, c * kh * kw, ho * w)  # (N, rows, pixels)
+    if cm:
+        want = want.transpose(1, 0, 2).reshape(c * kh * kw, n * ho * w)
+    if b is not None:
+        want = np.concatenate([want, np.ones((n, 1, ho * w), np.float32)], axis=1)
+    np.testing.assert_array_equal(cols, want)
