@@ -33,7 +33,6 @@ concatenate = np.concatenate
 einsum = np.einsum
 flip = np.flip
 roll = np.roll
-swapaxes = np.swapaxes
 cumsum = np.cumsum
 cumprod = np.cumprod
 expand_dims = np.expand_dims
@@ -65,15 +64,19 @@ def sigmoid(x):
 
 
 def sum(x, axis=None, keepdims=False):  # noqa: A001
-    return np.sum(x, axis=axis, keepdims=keepdims)
+    return x.sum(axis=axis, keepdims=keepdims)
 
 
 def reshape(x, shape):
-    return np.reshape(x, shape)
+    return x.reshape(shape)
 
 
 def transpose(x, axes=None):
-    return np.transpose(x, axes)
+    return x.transpose(axes)
+
+
+def swapaxes(x, a, b):
+    return x.swapaxes(a, b)
 
 
 def broadcast_to(x, shape):
@@ -88,7 +91,7 @@ def sum_to(x, shape):
     lead = x.ndim - len(shape)
     axes = tuple(range(lead)) + tuple(
         i + lead for i, s in enumerate(shape) if s == 1 and x.shape[i + lead] != 1)
-    out = np.sum(x, axis=axes, keepdims=True) if axes else x
+    out = x.sum(axis=axes, keepdims=True) if axes else x
     if lead:
         out = out.reshape(out.shape[lead:])
     return out.reshape(shape)

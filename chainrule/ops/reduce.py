@@ -41,10 +41,10 @@ def _count(shape, axis):
 
 
 # -- sum / mean --------------------------------------------------------------------------------
-linear("sum", lambda x, axis=None, keepdims=False: np.sum(x, axis=axis, keepdims=keepdims),
+linear("sum", lambda x, axis=None, keepdims=False: x.sum(axis=axis, keepdims=keepdims),
        lambda xp, g, out, ins, needs, axis=None, keepdims=False:
        (_expand(xp, g, ins[0].shape, axis, keepdims),), samples=_RED)
-linear("mean", lambda x, axis=None, keepdims=False: np.mean(x, axis=axis, keepdims=keepdims),
+linear("mean", lambda x, axis=None, keepdims=False: x.mean(axis=axis, keepdims=keepdims),
        lambda xp, g, out, ins, needs, axis=None, keepdims=False:
        (_expand(xp, g, ins[0].shape, axis, keepdims) * (1.0 / _count(ins[0].shape, axis)),),
        samples=_RED)
@@ -95,9 +95,9 @@ def _ext_jvp(xp, ts, out, ins, axis=None, keepdims=False):
         mask, axis=axis, keepdims=keepdims)
 
 
-explicit("amax", lambda x, axis=None, keepdims=False: np.amax(x, axis=axis, keepdims=keepdims),
+explicit("amax", lambda x, axis=None, keepdims=False: x.max(axis=axis, keepdims=keepdims),
          _ext_vjp, _ext_jvp, smooth=False, samples=_RED)
-explicit("amin", lambda x, axis=None, keepdims=False: np.amin(x, axis=axis, keepdims=keepdims),
+explicit("amin", lambda x, axis=None, keepdims=False: x.min(axis=axis, keepdims=keepdims),
          _ext_vjp, _ext_jvp, smooth=False, samples=_RED)
 
 

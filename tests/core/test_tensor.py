@@ -2,6 +2,8 @@
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import chainrule as cr
 from chainrule.errors import ArgumentError, DTypeError, ShapeError
@@ -161,3 +163,38 @@ def test_python_number_operands_are_kept_as_read_only_constants():
     w = cr.tensor([2.0, 3.0], requires_grad=True)
     (w * 1.5 + 1.5).sum().backward()
     np.testing.assert_array_equal(w.grad.numpy(), [1.5, 1.5])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(0, 4), min_size=0, max_size=4),
+       st.lists(st.integers(-3, 6), min_size=0, max_size=4))
+def test_reshape_accepts_and_refuses_the_shapes_numpy_does(src, shape):
+    """The reshape's own shape arithmetic (one -1 worked out from the size) gives numpy's
+    result shape whenever numpy accepts the shape, and a ShapeError naming both shapes when it
+    does not (numpy's ValueError) or a dim is below -1."""
+    a = np.zeros(src, np.float32)
+    try:
+        # (numpy takes any negative dim for the one to work out; PyTorch, and so chainrule,
+        # only -1)
+        want = a.reshape(shape).shape if min(shape, default=0) >= -1 else None
+    except ValueError:
+        want = None
+    x = cr.from_numpy(a)
+    if want is None:
+        with pytest.raises(ShapeError, match=r"reshape: .*input shape"):
+            x.reshape(*shape)
+    else:
+        got = x.reshape(*shape)
+        assert got.shape == want and all(type(d) is int for d in got.shape)
+        assert got.reshape(-1).shape == (a.size,)
+
+
+def test_reshape_takes_numpy_integers_and_refuses_floats():
+    x = cr.ones(2, 3)
+    assert x.reshape(np.int64(3), -1).shape == (3, 2)
+    assert x.reshape((np.int32(6),)).shape == (6,)
+    with pytest.raises(ArgumentError, match="reshape: argument 'shape' expected integers"):
+        x.reshape(2.0, 3)
+    for bad in [(-1, -1), (2, -1, -1), (-1, 6, -1)]:  # one dim to work out at most
+        with pytest.raises(ShapeError, match=r"reshape: .*\(input shape \(2, 3\)\)"):
+            x.reshape(*bad)
