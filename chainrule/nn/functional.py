@@ -212,11 +212,12 @@ def _class_targets(name, x, target, ignore_index):
         raise ShapeError(f"{name}: input of shape {x.shape} (classes in dim "
                          f"{1 if x.ndim >= 2 else 0}) expects a target of shape {want}, got "
                          f"{t.shape}")
-    bad = (t != ignore_index) & ((t < 0) | (t >= c))
-    if np.any(bad):
-        raise ArgumentError(f"{name}: target {int(t[bad].flat[0])} is out of range for {c} "
-                            f"classes (expected values in [0, {c - 1}] or ignore_index="
-                            f"{ignore_index})")
+    if t.size and (t.min() < 0 or t.max() >= c):  # out of range, unless it is ignore_index
+        bad = (t != ignore_index) & ((t < 0) | (t >= c))
+        if bad.any():
+            raise ArgumentError(f"{name}: target {int(t[bad].flat[0])} is out of range for "
+                                f"{c} classes (expected values in [0, {c - 1}] or "
+                                f"ignore_index={ignore_index})")
     if x.ndim == 1:
         rows = x.reshape(1, c)
     elif x.ndim == 2:

@@ -19,7 +19,7 @@ import numpy as np
 from .. import _openblas
 from ..core import parallel
 from ..core.registry import explicit, linear
-from .linalg import max_kept, sum_kept, sum_leading
+from .linalg import _row_index, max_kept, sum_kept, sum_leading
 
 S = dict
 
@@ -80,12 +80,14 @@ def _ce_target_dist(logits_shape, dtype, target, weight, ignore_index, label_smo
     ignored rows have ``q[i] = 0``. The mean divides by ``sum_i w[y_i]`` over kept rows, as
     PyTorch does. ``q`` is returned as (row scale ``a``, column term ``b``): the one-hot part
     ``a[i]`` at column ``y_i`` plus the dense part ``b`` (None without smoothing), so no dense
-    one-hot is ever built.
+    one-hot is ever built. In the common case (no weights, no smoothing, no ignored row) ``a``
+    is None, standing for ones: the rules then skip multiplying by it.
     """
     m, c = logits_shape
+    if weight is None and not label_smoothing and (
+            m == 0 or ignore_index < target.min() or ignore_index > target.max()):
+        return target, None, None, float(m)  # the common case, in one or two reductions
     keep = target != ignore_index
-    if weight is None and not label_smoothing and keep.all():
-        return target, np.ones(m, dtype), None, float(m)  # the common case, in one check
     safe = np.where(keep, target, 0)
     wy = np.ones(m, dtype) if weight is None else weight[safe].astype(dtype, copy=False)
     wy = np.where(keep, wy, 0).astype(dtype, copy=False)
@@ -102,16 +104,23 @@ def _ce_fwd(x, target, weight=None, ignore_index=-100, label_smoothing=0.0, redu
     lsm = _log_softmax_fwd(x, -1)
     safe, a, b, denom = _ce_target_dist(x.shape, x.dtype, target, weight, ignore_index,
                                         label_smoothing)
-    rows = lsm[np.arange(lsm.shape[0]), safe]
-    rows *= -a
+    rows = lsm[_row_index(lsm.shape[0]), safe]  # each row's loss, negated
+    if a is not None:
+        rows *= a
     if b is not None:
-        rows -= np.sum(b * lsm, axis=1)
+        rows += np.sum(b * lsm, axis=1)
+    return _neg_reduce(rows, reduction, denom, x.dtype)
+
+
+def _neg_reduce(rows, reduction, denom, dtype):
+    """The loss from its rows negated: minus the rows, their sum or their mean over ``denom``
+    (negating after the sum gives the same bits as summing negated rows)."""
     if reduction == "none":
-        return rows
-    total = rows.sum()
+        return np.negative(rows, out=rows)
+    total = -rows.sum()
     if reduction == "sum":
         return total
-    return (total / denom).astype(x.dtype) if denom else np.array(np.nan, x.dtype)
+    return (total / denom).astype(dtype) if denom else np.array(np.nan, dtype)
 
 
 def _ce_grad_rows(xp, x, target, weight, ignore_index, label_smoothing):
@@ -120,14 +129,19 @@ def _ce_grad_rows(xp, x, target, weight, ignore_index, label_smoothing):
     xa = _arr(x)
     safe, a, b, denom = _ce_target_dist(xa.shape, xa.dtype, _arr(target), weight, ignore_index,
                                         label_smoothing)
-    qsum = a if b is None else a + b.sum(axis=1)
     if not xp.is_tensor_ns:
         d = _softmax_fwd(xa, -1)
-        d *= qsum[:, None]
-        d[np.arange(d.shape[0]), safe] -= a
+        if a is None:  # one-hot targets of weight one: softmax minus the one-hot
+            d[_row_index(d.shape[0]), safe] -= 1
+            return d, denom
+        d *= (a if b is None else a + b.sum(axis=1))[:, None]
+        d[_row_index(d.shape[0]), safe] -= a
         if b is not None:
             d -= b
         return d, denom
+    if a is None:
+        a = np.ones(xa.shape[0], xa.dtype)
+    qsum = a if b is None else a + b.sum(axis=1)
     q = np.zeros(xa.shape, xa.dtype)
     q[np.arange(xa.shape[0]), safe] = a
     if b is not None:
@@ -144,10 +158,9 @@ def _ce_vjp(xp, g, out, ins, needs, weight=None, ignore_index=-100, label_smooth
     d, denom = _ce_grad_rows(xp, x, target, weight, ignore_index, label_smoothing)
     if reduction == "none":
         return d * xp.expand_dims(g, 1), None
-    scale = g * (1.0 / denom) if reduction == "mean" and denom else g
-    if reduction == "mean" and not denom:
-        scale = g * np.nan
-    return d * scale, None
+    # (every row ignored: the mean is 0/0, NaN, and its gradient zero, as PyTorch gives; the
+    # rows of d are zero then)
+    return (d * (g * (1.0 / denom)) if reduction == "mean" and denom else d * g), None
 
 
 def _ce_jvp(xp, ts, out, ins, weight=None, ignore_index=-100, label_smoothing=0.0,
@@ -163,7 +176,7 @@ def _ce_jvp(xp, ts, out, ins, weight=None, ignore_index=-100, label_smoothing=0.
     total = xp.sum(rows)
     if reduction == "sum":
         return total
-    return total * (1.0 / denom if denom else np.nan)
+    return total * (1.0 / denom) if denom else total  # (zero when every row is ignored)
 
 
 _T5 = np.array([0, 2, 1, 4, 2])
@@ -181,13 +194,10 @@ explicit("cross_entropy", _ce_fwd, _ce_vjp, _ce_jvp,
 # -- negative log-likelihood on log-probabilities (linear in the input) -----------------------
 def _nll_fwd(x, target, weight=None, ignore_index=-100, reduction="mean"):
     safe, a, _, denom = _ce_target_dist(x.shape, x.dtype, target, weight, ignore_index, 0.0)
-    rows = -a * np.take_along_axis(x, safe[:, None], axis=1)[:, 0]
-    if reduction == "none":
-        return rows
-    total = rows.sum()
-    if reduction == "sum":
-        return total
-    return (total / denom).astype(x.dtype) if denom else np.array(np.nan, x.dtype)
+    rows = x[_row_index(x.shape[0]), safe]
+    if a is not None:
+        rows *= a
+    return _neg_reduce(rows, reduction, denom, x.dtype)
 
 
 def _nll_dense(x, target, weight, ignore_index, reduction):
@@ -196,9 +206,9 @@ def _nll_dense(x, target, weight, ignore_index, reduction):
     safe, a, _, denom = _ce_target_dist(xa.shape, xa.dtype, _arr(target), weight, ignore_index,
                                         0.0)
     m = np.zeros(xa.shape, xa.dtype)
-    m[np.arange(xa.shape[0]), safe] = -a
-    if reduction == "mean":
-        m *= (1.0 / denom) if denom else np.nan
+    m[np.arange(xa.shape[0]), safe] = -1 if a is None else -a
+    if reduction == "mean" and denom:  # (every row ignored: m is zero, as PyTorch's gradient)
+        m *= 1.0 / denom
     return m
 
 

@@ -3,6 +3,8 @@ losses against their formulas, and bad labels."""
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import chainrule as cr
 import chainrule.nn as nn
@@ -178,6 +180,42 @@ def test_labels_out_of_range(cls):
         cls()(cr.zeros(2, 3), cr.tensor([-1, 0]))
     # the ignore index is allowed anywhere
     assert np.isfinite(cls(ignore_index=-1)(cr.zeros(2, 3), cr.tensor([-1, 0])).item())
+
+
+@settings(max_examples=120, deadline=None)
+@given(st.integers(1, 6), st.integers(2, 5), st.data())
+def test_class_index_losses_with_any_ignore_index_match_torch(n, c, data):
+    """Cross-entropy and NLL with the ignore index inside, below or above the class range,
+    hit by none, some or all targets, with and without weights and smoothing: PyTorch's loss
+    and gradient, or the out-of-range error when a target is outside the classes and is not
+    the ignore index."""
+    torch = pytest.importorskip("torch")
+    ignore = data.draw(st.sampled_from([-100, -1, 0, c - 1, c]), label="ignore_index")
+    target = np.array(data.draw(st.lists(st.integers(-1, c), min_size=n, max_size=n)))
+    name = data.draw(st.sampled_from(["CrossEntropyLoss", "NLLLoss"]))
+    kw = dict(ignore_index=ignore, reduction=data.draw(st.sampled_from(["mean", "sum", "none"])))
+    if data.draw(st.booleans(), label="weighted"):
+        kw["weight"] = np.linspace(0.5, 2.0, c)
+    if name == "CrossEntropyLoss" and data.draw(st.booleans(), label="smoothed"):
+        kw["label_smoothing"] = 0.1
+    x = np.random.default_rng(n * c).standard_normal((n, c))
+    cx = cr.tensor(x, requires_grad=True)
+    closs = getattr(nn, name)(**kw)
+    if np.any((target != ignore) & ((target < 0) | (target >= c))):
+        with pytest.raises(E.ArgumentError, match="out of range"):
+            closs(cx, cr.tensor(target))
+        return
+    tkw = {k: (torch.tensor(v) if isinstance(v, np.ndarray) else v) for k, v in kw.items()}
+    tx = torch.tensor(x, requires_grad=True)
+    cy = closs(cx, cr.tensor(target))
+    ty = getattr(torch.nn, name)(**tkw)(tx, torch.tensor(target))
+    np.testing.assert_allclose(cy.detach().numpy(), ty.detach().numpy(), rtol=1e-9,
+                               atol=1e-12, equal_nan=True)
+    g = np.ones(ty.shape)
+    cy.backward(cr.tensor(g))
+    ty.backward(torch.tensor(g))
+    np.testing.assert_allclose(cx.grad.numpy(), tx.grad.numpy(), rtol=1e-9, atol=1e-12,
+                               equal_nan=True)
 
 
 def test_loss_shape_errors():
