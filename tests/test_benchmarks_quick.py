@@ -123,3 +123,22 @@ def test_per_op_chain_is_timed_against_pytorch_in_the_same_rounds():
     pytest.importorskip("torch")
     both = chain_overhead_us(n=30, reps=3, with_torch=True)
     assert both["chainrule"] > 0 and both["torch"] > 0
+
+
+def test_per_op_rounds_report_the_best_round_with_its_own_pytorch_figure():
+    """The rounds spread through a run are summed up as the best round (with PyTorch's figure
+    from that same round, not another one's), the median round and each round's ratio."""
+    from benchmarks.run import chain_report, chain_summary
+
+    rounds = [{"chainrule": 6.0, "torch": 12.0}, {"chainrule": 4.0, "torch": 9.0},
+              {"chainrule": 5.0, "torch": 8.0}]
+    s = chain_summary(rounds)
+    assert s["chain_us_per_op"] == 4.0 and s["chain_us_per_op_torch"] == 9.0
+    assert s["chain_us_per_op_median"] == 5.0
+    assert s["chain_ratios"] == [0.5, 4.0 / 9.0, 0.625]
+    text = chain_report(s)
+    assert "4.00 us/op in the best of 3" in text and "median 5.00" in text
+    assert "ratio 0.44-0.62" in text
+    alone = chain_summary([{"chainrule": 3.0, "torch": None}])
+    assert alone["chain_us_per_op"] == 3.0 and "chain_us_per_op_torch" not in alone
+    assert "PyTorch" not in chain_report(alone)
