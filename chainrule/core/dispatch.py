@@ -25,6 +25,8 @@ def apply(op, *args, **attrs):
         record = args[0].requires_grad
     elif n == 2:
         record = args[0].requires_grad or args[1].requires_grad
+    elif n == 3:  # (a linear layer with its bias)
+        record = args[0].requires_grad or args[1].requires_grad or args[2].requires_grad
     else:
         record = any(a.requires_grad for a in args)
     record = record and STATE.grad_enabled and op.differentiable

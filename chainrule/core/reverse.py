@@ -105,6 +105,10 @@ def run_backward(roots, root_grads, retain_graph=False, create_graph=False, inpu
                 a, b = ins
                 needs = (a.requires_grad, b.requires_grad)
                 in_vals = ins if tensor_path else (a.data, b.data)
+            elif len(ins) == 3:  # (a linear layer with its bias)
+                a, b, c = ins
+                needs = (a.requires_grad, b.requires_grad, c.requires_grad)
+                in_vals = ins if tensor_path else (a.data, b.data, c.data)
             else:
                 needs = tuple([t.requires_grad for t in ins])
                 in_vals = ins if tensor_path else [t.data for t in ins]
