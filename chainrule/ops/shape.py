@@ -131,9 +131,9 @@ def _shape_args(shape):
 
 def _resolve_shape(shape, size):
     """``shape`` as a tuple of ints with its one -1 (if any) worked out, or None when no such
-    shape holds exactly ``size`` elements. Plain arithmetic on the dims: a reshape between
-    layers (``out.reshape(-1, n)``) costs 4.4 -> 1.6 us, against numpy working it out on an
-    empty array of the input's shape."""
+    shape holds exactly ``size`` elements. Plain arithmetic on the dims, where numpy would
+    work it out by reshaping an empty array of the input's shape: a shape-changing reshape
+    costs 4.4 -> 1.9 us with it (and the array method in the forward rule)."""
     dims = [operator.index(s) for s in shape]
     known, free = 1, None
     for i, s in enumerate(dims):
