@@ -114,10 +114,11 @@ def _ce_fwd(x, target, weight=None, ignore_index=-100, label_smoothing=0.0, redu
 
 def _neg_reduce(rows, reduction, denom, dtype):
     """The loss from its rows negated: minus the rows, their sum or their mean over ``denom``
-    (negating after the sum gives the same bits as summing negated rows)."""
+    (negating after the sum gives the same bits as summing negated rows; an empty sum is
+    +0.0, not negated)."""
     if reduction == "none":
         return np.negative(rows, out=rows)
-    total = -rows.sum()
+    total = -rows.sum() if rows.size else rows.sum()
     if reduction == "sum":
         return total
     return (total / denom).astype(dtype) if denom else np.array(np.nan, dtype)

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 import chainrule as cr
 import chainrule.nn as nn
+import chainrule.nn.functional as F
 from chainrule import errors as E
 from chainrule.testing import check_grads
 
@@ -227,6 +228,17 @@ def test_loss_shape_errors():
         nn.MSELoss(reduction="avg")
     with pytest.raises(E.ArgumentError, match="BCELoss"):
         nn.BCELoss()(cr.tensor([1.5]), cr.tensor([1.0]))
+
+
+@pytest.mark.parametrize("fn", [F.cross_entropy, F.nll_loss])
+def test_empty_batch_sums_to_positive_zero_and_means_to_nan(fn):
+    x, y = cr.zeros(0, 3, requires_grad=True), cr.tensor(np.zeros(0, np.int64))
+    total = fn(x, y, reduction="sum").item()
+    assert total == 0.0 and np.copysign(1.0, total) == 1.0
+    mean = fn(x, y)
+    assert np.isnan(mean.item())
+    mean.backward()
+    assert x.grad.shape == (0, 3)
 
 
 def test_all_ignored_mean_is_nan_like_torch():
