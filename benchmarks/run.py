@@ -7,9 +7,12 @@ benchmarks.profile NAME`` splits one workload's step by op).
 
 Both frameworks start from identical weights and batch, are timed in the same process with
 their steps interleaved in rounds, and must agree on the loss after 20 steps (1e-4 relative)
-before any time counts. The per-op overhead (a chain of tiny ops with backward, PyTorch's same
-chain alternating with it) is timed in a short round after every workload and reported as the
-best round, with the median and range of all rounds and each round's ratio.
+before any time counts. Beside the ratio of the two medians, each round's ratio is given (its
+median and p10-p90 over the rounds): a round's steps of both ran in the same spell of a
+drifting host, so their spread shows how far the host moves the ratio. The per-op overhead (a
+chain of tiny ops with backward, PyTorch's same chain alternating with it) is timed in a short
+round after every workload and reported as the best round, with the median and range of all
+rounds and each round's ratio.
 """
 
 from __future__ import annotations
@@ -120,7 +123,8 @@ def time_workload(name, min_steps, min_seconds, with_torch, rounds=5, compiled=F
         r += 1
         if r > 50 * rounds:
             break
-    out = {k: dict(zip(("median_ms", "p10_ms", "p90_ms"), _percentiles(v)), steps=len(v))
+    out = {k: dict(zip(("median_ms", "p10_ms", "p90_ms"), _percentiles(v)), steps=len(v),
+                   round_medians_ms=_round_medians(v, per_round))
            for k, v in times.items()}
     if "compiled" in runners:
         out["compiled"]["eager_reason"] = runners["compiled"].eager_reason
@@ -132,6 +136,27 @@ def time_workload(name, min_steps, min_seconds, with_torch, rounds=5, compiled=F
     out["peak_mb"] = _peak_memory(cstep)
     del model
     return out
+
+
+def _round_medians(ts, per_round):
+    """The median ms per step of each round (``per_round`` consecutive steps)."""
+    import numpy as np
+
+    return [float(np.median(ts[i:i + per_round]) * 1e3) for i in range(0, len(ts), per_round)]
+
+
+def round_ratios(ours, theirs):
+    """Each round's ratio of median step times: both frameworks' steps of one round ran in the
+    same spell of the host, so their spread shows how far its drift moves the ratio."""
+    return [a / b for a, b in zip(ours["round_medians_ms"], theirs["round_medians_ms"])]
+
+
+def rounds_text(ratios):
+    """The per-round ratios as printed: their median and their p10-p90 span."""
+    import numpy as np
+
+    med, lo, hi = np.median(ratios), np.percentile(ratios, 10), np.percentile(ratios, 90)
+    return f"rounds {med:.2f} ({lo:.2f}-{hi:.2f}) of {len(ratios)}"
 
 
 def _peak_memory(step):
@@ -187,7 +212,7 @@ def main(argv=None):
                "workloads": {}}
     print(f"{results['blas']}; {results['threads']} thread(s) for numpy and PyTorch")
     header = (f"{'workload':<16}{'chainrule ms (p10-p90)':>26}{'torch ms (p10-p90)':>24}"
-              f"{'ratio':>8}{'GFLOP/s':>9}{'peak MB':>9}  loss check")
+              f"{'ratio':>8}{'GFLOP/s':>9}{'peak MB':>9}  loss check; ratio per round")
     print(header)
     print("-" * len(header))
     # The per-op chain is timed in a short round after every workload: the host's speed drifts
@@ -218,12 +243,16 @@ def main(argv=None):
         line += f"{row['peak_mb']:>9.1f}"
         if with_torch:
             line += f"  {'ok' if row['loss_ok'] else 'MISMATCH'} ({row['loss_rel_diff']:.1e})"
+            row["round_ratios"] = rr = round_ratios(c, row["torch"])
+            line += f"  {rounds_text(rr)}"
         print(line, flush=True)
         if "torch-fused" in row:
             tf = row["torch-fused"]
             row["ratio_vs_fused"] = c["median_ms"] / tf["median_ms"]
+            row["round_ratios_vs_fused"] = rr = round_ratios(c, tf)
             print(f"{'  vs nn.RNN':<16}{'':<26}{tf['median_ms']:>9.3f} "
-                  f"({tf['p10_ms']:.3f}-{tf['p90_ms']:.3f}){row['ratio_vs_fused']:>8.2f}")
+                  f"({tf['p10_ms']:.3f}-{tf['p90_ms']:.3f}){row['ratio_vs_fused']:>8.2f}"
+                  f"{'':>18}  {rounds_text(rr)}")
         if "compiled" in row:
             cc = row["compiled"]
             line = (f"{'  compiled':<16}{cc['median_ms']:>9.3f} "

@@ -142,3 +142,19 @@ def test_per_op_rounds_report_the_best_round_with_its_own_pytorch_figure():
     alone = chain_summary([{"chainrule": 3.0, "torch": None}])
     assert alone["chain_us_per_op"] == 3.0 and "chain_us_per_op_torch" not in alone
     assert "PyTorch" not in chain_report(alone)
+
+
+def test_workload_ratio_is_also_given_per_round():
+    """Each round's medians are kept, so the ratio can be read per round (both frameworks'
+    steps of a round ran in the same spell of the host) beside the ratio of whole medians."""
+    from benchmarks.run import round_ratios, rounds_text, time_workload
+
+    out = time_workload("mlp-small", 10, 0.0, with_torch=False, reference=lambda: None)
+    for k in ("chainrule", "reference"):
+        assert len(out[k]["round_medians_ms"]) == 5 == out[k]["steps"] // 2
+    assert min(out["chainrule"]["round_medians_ms"]) <= out["chainrule"]["median_ms"]
+    assert max(out["chainrule"]["round_medians_ms"]) >= out["chainrule"]["median_ms"]
+    ours = {"round_medians_ms": [2.0, 3.0, 6.0]}
+    theirs = {"round_medians_ms": [4.0, 2.0, 4.0]}
+    assert round_ratios(ours, theirs) == [0.5, 1.5, 1.5]
+    assert rounds_text([0.5, 1.5, 1.5]) == "rounds 1.50 (0.70-1.50) of 3"
