@@ -313,3 +313,49 @@ def test_gated_scans_from_the_forwards_gates_match_recomputing_them(cell, dtype,
     np.testing.assert_array_equal(saved[0], recomputed[0])
     for a, b in zip(saved[1:], recomputed[1:]):
         np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
+
+
+CE = REGISTRY["cross_entropy"]
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(reduction="sum"), dict(reduction="none"),
+                                dict(ignore_index=1), dict(label_smoothing=0.2),
+                                dict(weight=np.array([1.0, 2.0, 0.5, 1.5], np.float32),
+                                     ignore_index=2, label_smoothing=0.1)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cross_entropy_from_saved_log_softmax_is_bit_identical(kw, dtype):
+    """The reverse rule from the forward's log-softmax and target pieces gives the same bits
+    as the one that computes them again, and the softmax in it is exp(log-softmax), as
+    PyTorch's rule takes it."""
+    rng = np.random.default_rng(5)
+    x0 = (rng.standard_normal((7, 4)) * 3).astype(dtype)
+    t = cr.tensor(np.array([0, 1, 2, 3, 1, 2, 1]))
+    if "weight" in kw:
+        kw = dict(kw, weight=cr.tensor(kw["weight"].astype(dtype)))
+    results = []
+    for on in (True, False):
+        x = cr.tensor(x0, requires_grad=True)
+        with saving(CE, on):
+            loss = F.cross_entropy(x, t, **kw)
+            results.append(loss._node.saved)
+            loss.sum().backward()
+        results.append(x.grad.numpy())
+    kept, dx_saved, none, dx = results
+    assert none is None and kept[0].shape == (7, 4)
+    np.testing.assert_array_equal(dx_saved, dx)
+    if not kw:
+        lsm = x0 - x0.max(1, keepdims=True)
+        lsm -= np.log(np.exp(lsm).sum(1, keepdims=True))
+        want = np.exp(lsm)
+        want[np.arange(7), t.numpy()] -= 1
+        want *= dtype(1 / 7)
+        np.testing.assert_array_equal(dx, want)
+
+
+def test_cross_entropy_keeps_nothing_without_a_graph():
+    x = cr.randn(3, 4)
+    assert F.cross_entropy(x, cr.tensor([0, 1, 2]))._node is None
+    x.requires_grad_()
+    loss = F.cross_entropy(x, cr.tensor([0, 1, 2]))
+    loss.backward()
+    assert loss._node.saved is None  # released with the graph
