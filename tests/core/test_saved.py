@@ -151,8 +151,8 @@ def test_max_pool_2x2_from_saved_winners_is_bit_identical(dtype):
             y.backward(cr.tensor(g))
         results.append(x.grad.numpy())
     kept, dx_saved, none, dx = results
-    assert none is None and len(kept) == 3
-    assert all(m.dtype == bool and m.shape == (3, 2, 4, 3) for m in kept)
+    assert none is None and kept.shape == (3, 2, 4, 3) and kept.dtype.kind == "i"
+    assert set(np.unique(kept)) <= {0, 1, 6, 7}  # the winner's offset in its 6-wide plane
     np.testing.assert_array_equal(dx_saved, dx)
     # each window's cotangent goes to its first maximum in scan order, as PyTorch's
     win = x0.reshape(3, 2, 4, 2, 3, 2).transpose(0, 1, 2, 4, 3, 5).reshape(3, 2, 4, 3, 4)
@@ -161,6 +161,40 @@ def test_max_pool_2x2_from_saved_winners_is_bit_identical(dtype):
     np.put_along_axis(want, first[..., None], g[..., None], axis=-1)
     want = want.reshape(3, 2, 4, 3, 2, 2).transpose(0, 1, 2, 4, 3, 5).reshape(x0.shape)
     np.testing.assert_array_equal(dx, want)
+
+
+@pytest.mark.parametrize("on", [True, False])
+def test_max_pool_2x2_gradient_is_exactly_zero_off_the_winners(on):
+    # an infinite cotangent reaches its window's winner only: the other three taps get 0, not
+    # inf * 0 = NaN, as in PyTorch
+    x0 = np.arange(2 * 3 * 4 * 6, dtype=np.float32).reshape(2, 3, 4, 6) % 7
+    g = np.full((2, 3, 2, 3), np.inf, np.float32)
+    g[1] = -np.inf
+    x = cr.tensor(x0, requires_grad=True)
+    with saving(POOL, on):
+        F.max_pool2d(x, 2).backward(cr.tensor(g))
+    dx = x.grad.numpy()
+    assert not np.isnan(dx).any()
+    assert np.count_nonzero(dx) == g.size
+    assert (np.sign(dx).sum(axis=(1, 2, 3)) == [g[0].size, -g[1].size]).all()
+
+
+def test_max_pool_window_corners_are_kept_within_their_bound(monkeypatch):
+    from chainrule.ops import fused
+
+    monkeypatch.setattr(fused, "_CORNERS", {})
+    monkeypatch.setattr(fused, "_CORNERS_MAX_BYTES", 4096)
+    for n in range(1, 12):  # corners of n * 2 * 2 x 2 windows: 64 n bytes
+        x = cr.randn(n, 2, 4, 4, requires_grad=True)
+        F.max_pool2d(x, 2).sum().backward()
+        np.testing.assert_array_equal(x.grad.numpy().reshape(n, 2, 2, 2, 2, 2).sum(axis=(3, 5)),
+                                      np.ones((n, 2, 2, 2)))
+        assert sum(a.nbytes for a in fused._CORNERS.values()) <= 4096
+    assert len(fused._CORNERS) > 1
+    big = cr.randn(40, 4, 8, 8, requires_grad=True)  # 640 windows' corners: 5120 bytes
+    F.max_pool2d(big, 2).sum().backward()
+    assert all(a.nbytes <= 4096 for a in fused._CORNERS.values())
+    assert np.count_nonzero(big.grad.numpy()) == 40 * 4 * 4 * 4
 
 
 def test_max_pool_keeps_nothing_where_windows_do_not_tile():
