@@ -14,6 +14,8 @@ the next order. The convolution family closes on three ops, pooling and embeddin
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from .. import _openblas
@@ -1241,6 +1243,7 @@ def _maxpool_dx(g, xa, oa, ksize, stride, padding, dilation, out_hw, unique):
 # cotangent is infinite.
 _CORNERS: dict = {}
 _CORNERS_MAX_BYTES = 16 << 20
+_CORNERS_LOCK = threading.Lock()  # batch-parallel chunks may ask for them at once
 
 
 def _window_corners(rows, wo, w):
@@ -1255,10 +1258,11 @@ def _window_corners(rows, wo, w):
                                np.arange(0, 2 * wo, 2, dtype=np.intp))
         if corners.nbytes <= _CORNERS_MAX_BYTES:
             corners.flags.writeable = False
-            while _CORNERS and (sum(a.nbytes for a in _CORNERS.values()) + corners.nbytes
-                                > _CORNERS_MAX_BYTES):
-                _CORNERS.pop(next(iter(_CORNERS)), None)
-            _CORNERS[key] = corners
+            with _CORNERS_LOCK:
+                while _CORNERS and (sum(a.nbytes for a in _CORNERS.values()) + corners.nbytes
+                                    > _CORNERS_MAX_BYTES):
+                    del _CORNERS[next(iter(_CORNERS))]
+                _CORNERS[key] = corners
     return corners
 
 
