@@ -17,6 +17,20 @@ from chainrule.ops import fused
 CONV = REGISTRY["conv2d"]
 
 
+@pytest.fixture(autouse=True)
+def _whole_batches():
+    """Run on the calling thread: batch-parallel runs (``CHAINRULE_NUM_THREADS`` > 1) keep
+    nothing, and these tests are about what is kept."""
+    from chainrule.core import parallel
+
+    before = parallel.get_num_threads()
+    parallel.set_num_threads(1)
+    try:
+        yield
+    finally:
+        parallel.set_num_threads(before)
+
+
 @contextlib.contextmanager
 def saving(op, on):
     """Run with ``op``'s forward_saving as registered (``on``) or without it."""
