@@ -81,6 +81,30 @@ def test_profile_splits_the_step_by_op_and_restores_the_registry():
                for n, op in REGISTRY.items())
 
 
+def test_profile_spells_splits_the_rounds_into_a_fast_and_a_slow_group(capsys):
+    import numpy as np
+
+    from benchmarks.profile import _rounds, main, profile_spells
+    from chainrule.core.registry import REGISTRY
+
+    before = {n: (op.forward, op.vjp, op.forward_saving) for n, op in REGISTRY.items()}
+    rounds = list(_rounds("mlp-small", steps=2, warmup=1, seconds=0.3))
+    assert len(rounds) > 1 and all(r["step_ms"] > 0 for r in rounds)
+    res = profile_spells("mlp-small", seconds=0.3, steps=2, warmup=1)
+    fast, slow = res["fast"], res["slow"]
+    assert fast["rounds"] >= 1 and fast["rounds"] + slow["rounds"] == res["rounds"] > 1
+    assert ("linear", "forward") in fast["ops"] and fast["ops"][("linear", "forward")] > 0
+    if slow["rounds"]:  # the split is by step time: every slow round is slower
+        assert slow["step_ms"] > fast["step_ms"]
+        assert set(slow["ops"]) == set(fast["ops"])
+    assert all((op.forward, op.vjp, op.forward_saving) == before[n]
+               for n, op in REGISTRY.items())
+    assert main(["mlp-small", "--spells", "0.2", "--steps", "2", "--top", "3"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("mlp-small: ") and "fast spell" in out
+    assert np.isfinite(fast["step_ms"])
+
+
 @pytest.mark.parametrize("name", ["mlp-small", "mlp-mnist", "cnn1d", "cnn2d", "rnn",
                                   "transformer"])
 def test_every_training_workload_compiles_to_the_eager_numbers(name):
