@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
+from ..core.state import STATE
 from ..errors import ArgumentError
+from ..ops.elementwise import relu_in_place
+from .activation import ReLU
+from .layers import Linear
 from .module import Module
 
 
@@ -91,9 +95,21 @@ class Sequential(_Indexed):
         self._insert(index, module)
         return self
 
+    # Where no graph is recorded (under no_grad, or with nothing requiring grad), a ReLU that
+    # follows a Linear here clips the Linear's output in place: that output is a new array
+    # that only this loop holds (modules have no hooks), so the ReLU needs no array of its own
+    # and writes no fresh memory (mlp-mnist-infer's step 0.96x, alternately timed). The
+    # numbers are the same bit for bit; modules whose forward was replaced on the instance,
+    # and subclasses, run as usual.
     def forward(self, input):  # noqa: A002
+        fresh = False  # whether ``input`` is a Linear's output that no one else holds
         for m in self._modules.values():
+            if fresh and type(m) is ReLU and "forward" not in m.__dict__:
+                relu_in_place(input)
+                continue
             input = m(input)
+            fresh = (type(m) is Linear and "forward" not in m.__dict__
+                     and not input.requires_grad and not STATE.hooked)
         return input
 
 

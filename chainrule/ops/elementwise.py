@@ -208,13 +208,14 @@ _ZEROS_CHUNK = 1 << 18
 _zero_blocks: dict = {}
 
 
-def _with_zeros(ufunc, x):
+def _with_zeros(ufunc, x, out=None):
     """``ufunc(x, 0)`` for ``np.maximum`` or ``np.minimum``, as a new array (also for 0-d
-    inputs, where NumPy would give a scalar)."""
+    inputs, where NumPy would give a scalar), or into ``out`` (which may be ``x``)."""
     n = x.size
     if x.dtype.kind != "f":
-        return ufunc(x, 0)
-    out = np.empty_like(x)
+        return ufunc(x, 0) if out is None else ufunc(x, 0, out=out)
+    if out is None:
+        out = np.empty_like(x)
     if n < 4096 or not x.flags.c_contiguous:
         return ufunc(x, 0, out=out)
     z = _zero_blocks.get(x.dtype)
@@ -231,6 +232,13 @@ def _with_zeros(ufunc, x):
 
 def _relu_fwd(x):
     return _with_zeros(np.maximum, x)
+
+
+def relu_in_place(t):
+    """ReLU of tensor ``t`` written over its own array, recording nothing: only for an array
+    no one else holds and no graph needs (see ``nn.Sequential``). Returns ``t``."""
+    _with_zeros(np.maximum, t.data, out=t.data)
+    return t
 
 
 # The reverse rule multiplies by the mask as floats, not booleans (NumPy casts a boolean
