@@ -186,7 +186,7 @@ def main(argv=None):
         if "numpy" in sys.modules:
             print("warning: numpy was loaded before --threads took effect", file=sys.stderr)
         _set_threads(args.threads)
-    if argv is None:  # run as a command: use OpenBLAS's AVX-512 kernels where they are safe
+    if argv is None:  # run as a command: with OpenBLAS's fastest kernels for this CPU
         from chainrule._blas import maybe_reexec
 
         maybe_reexec("benchmarks.run", sys.argv[1:])

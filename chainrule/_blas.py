@@ -1,21 +1,34 @@
-"""Choosing OpenBLAS's AVX-512 kernels for the ``chainrule`` command and the benchmark harness.
+"""Choosing OpenBLAS's matrix-multiply kernels for the ``chainrule`` command and the benchmark
+harness.
 
-NumPy's bundled OpenBLAS picks its matrix-multiply kernels once, when NumPy loads, from the
-``OPENBLAS_CORETYPE`` environment variable or its own CPU detection. On some AVX-512 machines
-(AMD Zen 4/5 among them) it settles on the AVX2 ("Haswell") kernels, which run float32 matrix
-products at about half the speed of its AVX-512 ("SkylakeX") ones; results agree to float32
-rounding. A running process cannot change the choice, so the command-line entry points restart
-themselves once, before NumPy loads, with ``OPENBLAS_CORETYPE=SkylakeX`` when that is safe:
+NumPy's bundled OpenBLAS picks its kernels once, when NumPy loads, from the
+``OPENBLAS_CORETYPE`` environment variable or its own CPU detection, and its detection is not
+always the fastest choice:
 
-* the CPU lists every AVX-512 subset those kernels use (``avx512f``, ``avx512bw``,
-  ``avx512dq``, ``avx512vl``, ``avx512cd``) in ``/proc/cpuinfo`` (Linux only);
-* ``OPENBLAS_CORETYPE`` is unset or names a kernel set without AVX-512 (``Haswell``, ``Zen``,
-  ...);
+* On some AVX-512 CPUs (AMD Zen 5 among them, with some OpenBLAS builds) it settles on the
+  AVX2 ("Haswell") kernels; on a Zen 5 those run float32 products at about half the speed of
+  its AVX-512 ("SkylakeX") ones (210 against 415 GFLOP/s on 2 cores).
+* On AMD Zen 4, which runs AVX-512 at AVX2's width, it picks the SkylakeX kernels, and the
+  Haswell ones are faster on all but tiny products. On a 2-core Zen 4 (EPYC, family 25),
+  processes alternated, in GFLOP/s: 128x784 @ 784x512 193-198 against 180-184, 128x512 @
+  512x512 186-190 against 172-173, 256x4096 @ 4096x4096 211-213 against 193, the
+  convolution's 32x145 @ 145x12544 146-159 against 133-141, 1024x128 @ 128x384 205-213 against
+  193-200; 512x128 @ 128x784 the same (184-186 against 186-187), and 32x40 @ 40x100 slower (60
+  against 71-73), where a step's time is the interpreter's anyway.
+
+Results agree to float32 rounding. A running process cannot change the choice, so the
+command-line entry points restart themselves once, before NumPy loads, with
+``OPENBLAS_CORETYPE`` set to the kernels :func:`preferred_kernels` names for this CPU, when:
+
+* the CPU is known (Linux's ``/proc/cpuinfo``): Haswell kernels on AMD family 25 with AVX-512
+  (Zen 4); SkylakeX kernels where every AVX-512 subset they use (``avx512f``, ``avx512bw``,
+  ``avx512dq``, ``avx512vl``, ``avx512cd``) is listed, on any other CPU;
+* ``OPENBLAS_CORETYPE`` is not set (a setting is the user's choice and is kept);
 * ``CHAINRULE_NO_REEXEC`` is not set (set it to keep the environment exactly as it is).
 
-A library user gets the same by setting the variable before Python starts::
+A library user gets the same by setting the variable before Python starts, e.g. on Zen 4::
 
-    OPENBLAS_CORETYPE=SkylakeX python train.py
+    OPENBLAS_CORETYPE=Haswell python train.py
 
 This module imports nothing heavy, so entry points can call it first.
 """
@@ -27,47 +40,73 @@ import sys
 
 _GUARD = "CHAINRULE_REEXECED"
 _NEEDED = ("avx512f", "avx512bw", "avx512dq", "avx512vl", "avx512cd")
-_AVX512_CORES = ("skylakex", "cooperlake", "sapphirerapids")
+
+
+def cpu_info() -> dict:
+    """``{"vendor": ..., "family": int or None, "flags": set}`` of the first CPU in
+    ``/proc/cpuinfo`` (empty values where it is not available)."""
+    info = {"vendor": "", "family": None, "flags": set()}
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                key, value = key.strip(), value.strip()
+                if key == "vendor_id":
+                    info["vendor"] = value
+                elif key == "cpu family" and value.isdigit():
+                    info["family"] = int(value)
+                elif key == "flags":
+                    info["flags"] = set(value.split())
+                    break  # the first processor's block is enough
+    except OSError:
+        pass
+    return info
 
 
 def cpu_flags() -> set[str]:
     """The CPU feature flags from ``/proc/cpuinfo`` (empty where it is not available)."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
-            for line in f:
-                if line.startswith("flags"):
-                    return set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return set()
+    return cpu_info()["flags"]
 
 
-def avx512_kernels_safe() -> bool:
+def avx512_kernels_safe(flags=None) -> bool:
     """True when the CPU has every AVX-512 subset OpenBLAS's SkylakeX kernels use."""
-    return sys.platform.startswith("linux") and set(_NEEDED) <= cpu_flags()
+    flags = cpu_flags() if flags is None else flags
+    return sys.platform.startswith("linux") and set(_NEEDED) <= flags
 
 
-def wants_reexec(env=None) -> bool:
-    """Whether a fresh process with ``OPENBLAS_CORETYPE=SkylakeX`` would run faster kernels."""
+def preferred_kernels(info=None) -> str | None:
+    """The OpenBLAS kernel set the entry points run with on this CPU (``"Haswell"`` on AMD Zen
+    4, ``"SkylakeX"`` where its AVX-512 kernels are safe elsewhere), or None to leave
+    OpenBLAS's own choice."""
+    info = cpu_info() if info is None else info
+    if not sys.platform.startswith("linux"):
+        return None
+    flags = info["flags"]
+    if info["vendor"] == "AuthenticAMD" and info["family"] == 25 and "avx512f" in flags:
+        return "Haswell" if {"avx2", "fma"} <= flags else None
+    return "SkylakeX" if avx512_kernels_safe(flags) else None
+
+
+def wants_reexec(env=None, info=None) -> str | None:
+    """The kernel set a fresh process should run with (see :func:`preferred_kernels`), or None
+    when this one should carry on as it is."""
     env = os.environ if env is None else env
-    if env.get(_GUARD) or env.get("CHAINRULE_NO_REEXEC"):
-        return False
-    current = env.get("OPENBLAS_CORETYPE", "").strip().lower()
-    if current in _AVX512_CORES:
-        return False
-    return avx512_kernels_safe()
+    if env.get(_GUARD) or env.get("CHAINRULE_NO_REEXEC") or env.get("OPENBLAS_CORETYPE"):
+        return None
+    return preferred_kernels(info)
 
 
 def maybe_reexec(module: str, argv) -> None:
-    """Replace this process by ``python -m module *argv`` with the AVX-512 kernels selected.
+    """Replace this process by ``python -m module *argv`` with the preferred kernels selected.
 
-    Does nothing when :func:`wants_reexec` is false. A guard variable prevents a second
+    Does nothing when :func:`wants_reexec` gives None. A guard variable prevents a second
     restart. Only entry points call this (the process is replaced, whatever it had loaded).
     """
-    if not wants_reexec():
+    kernels = wants_reexec()
+    if kernels is None:
         return
     env = dict(os.environ)
-    env["OPENBLAS_CORETYPE"] = "SkylakeX"
+    env["OPENBLAS_CORETYPE"] = kernels
     env[_GUARD] = "1"
     try:
         sys.stdout.flush()

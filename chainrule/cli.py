@@ -20,9 +20,10 @@ Errors in the input (unknown names, malformed configuration files, missing data 
 values) print one message naming the problem and the fix, without a traceback, and exit with
 status 2.
 
-Speed: on CPUs with AVX-512 where NumPy's OpenBLAS runs its AVX2 kernels, :func:`main` restarts
-itself once with ``OPENBLAS_CORETYPE=SkylakeX`` (float32 matrix products about twice as fast);
-see :mod:`chainrule._blas` for when that is safe. ``CHAINRULE_NO_REEXEC=1`` turns this off.
+Speed: where NumPy's OpenBLAS would not pick its fastest matrix-multiply kernels for this CPU,
+:func:`main` restarts itself once with ``OPENBLAS_CORETYPE`` set to them (``SkylakeX`` on
+AVX-512 CPUs, ``Haswell`` on AMD Zen 4); see :mod:`chainrule._blas` for when. A setting of
+``OPENBLAS_CORETYPE`` is kept, and ``CHAINRULE_NO_REEXEC=1`` turns this off.
 """
 
 from __future__ import annotations
@@ -89,8 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="chainrule: train, evaluate and compare neural networks on the CPU.",
         epilog="Run 'chainrule COMMAND --help' for a command's options. Input errors exit with "
                "status 2.\nOn AVX-512 CPUs the command restarts itself once with "
-               "OPENBLAS_CORETYPE=SkylakeX\n(faster float32 matrix products); set "
-               "CHAINRULE_NO_REEXEC=1 to prevent that.")
+               "OPENBLAS_CORETYPE set to\nOpenBLAS's fastest kernels there (SkylakeX; "
+               "Haswell on AMD Zen 4) unless it is set;\nset CHAINRULE_NO_REEXEC=1 to "
+               "prevent that.")
     import numpy as np
 
     from . import __version__
