@@ -4,11 +4,14 @@ Three things: its thread count (``get_threads``/``set_threads``, for the batch-p
 ``chainrule.core.parallel``), a matrix product into (or added to) a given output whose operands
 may be windows of larger arrays (``matmul_into``, for the convolutions' per-tap products), and
 the level-1 updates ``y <- a x + y`` (``axpy``) and
-``y <- b y + x`` (``scale_add``: scal, then axpy), which the optimisers use on large
+``y <- b y + x`` (``scale_add``), which the optimisers use on large
 parameters: on OpenBLAS's threads and without temporaries, where the same updates in NumPy
 take more passes on one core (SGD with momentum on a 21M-parameter MLP: 33 ms -> 10 ms per
-step on 2 cores). OpenBLAS's axpby does the latter in one call but was slower here (7.9 ms
-against 5.0 ms for scal + axpy on 21M floats, 2 threads).
+step on 2 cores). ``scale_add`` is scal then axpy, two passes on OpenBLAS's threads, or below
+``AXPBY_MAX`` elements OpenBLAS's axpby, one pass on one thread: faster there (401k floats:
+40-45 against 54-58 us; in mlp-mnist's step the whole SGD update went 257 -> 238 us in fast
+spells of the host and 1083 -> 997 us in slow ones), slower on 2M floats (314-414 against
+271-339 us). Both give NumPy's ``y *= b; y += x`` bit for bit.
 
 Only NumPy's own bundled OpenBLAS with the 64-bit integer interface (the ``scipy_openblas64``
 build of NumPy's wheels) is used; anywhere else every function here reports that it is not
@@ -64,6 +67,12 @@ def _functions():
         for k, scalar in (("sscal", ctypes.c_float), ("dscal", ctypes.c_double)):
             found[k].argtypes = [_I64, scalar, _PTR, _I64]
             found[k].restype = None
+        for k, scalar in (("saxpby", ctypes.c_float), ("daxpby", ctypes.c_double)):
+            f = getattr(lib, f"scipy_cblas_{k}64_", None)
+            if f is not None:  # optional: scale_add uses scal + axpy without it
+                f.argtypes = [_I64, scalar, _PTR, _I64, scalar, _PTR, _I64]
+                f.restype = None
+                found[k] = f
         for k, scalar in (("sgemm", ctypes.c_float), ("dgemm", ctypes.c_double)):
             f = getattr(lib, f"scipy_cblas_{k}64_", None)
             if f is not None:  # optional: matmul_into reports it is not available without it
@@ -116,12 +125,19 @@ def axpy(a: float, x: np.ndarray, y: np.ndarray) -> bool:
     return True
 
 
+# Below this many elements scale_add is one axpby call (see the module docstring).
+AXPBY_MAX = 1 << 20
+
+
 def scale_add(b: float, x: np.ndarray, y: np.ndarray) -> bool:
     """``y = b * y + x`` in place (rounded as ``y *= b; y += x``); False (nothing done) where
     it does not apply."""
     if not _fits(x, y):
         return False
     p = _PREFIX[x.dtype]
+    if y.size < AXPBY_MAX and p + "axpby" in _lib:
+        _lib[p + "axpby"](x.size, 1.0, x.ctypes.data, 1, b, y.ctypes.data, 1)
+        return True
     _lib[p + "scal"](y.size, b, y.ctypes.data, 1)
     _lib[p + "axpy"](x.size, 1.0, x.ctypes.data, 1, y.ctypes.data, 1)
     return True

@@ -411,6 +411,34 @@ def test_openblas_updates_refuse_mixed_layouts():
         np.testing.assert_allclose(yo, y + 0.5 * x if done else y, rtol=1e-6)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_openblas_scale_add_is_numpys_two_steps_bit_for_bit(dtype, monkeypatch):
+    """``y = b y + x``: one axpby call below AXPBY_MAX elements, scal + axpy above; both round
+    as NumPy's ``y *= b; y += x``."""
+    from chainrule import _openblas
+
+    if not _openblas.available():
+        pytest.skip("NumPy's OpenBLAS is not reachable here")
+    calls = []
+    real = dict(_openblas._lib)
+    for k in list(real):
+        monkeypatch.setitem(_openblas._lib, k, lambda *a, _k=k: calls.append(_k) or real[_k](*a))
+    prefix = "s" if dtype == np.float32 else "d"
+    rng = np.random.default_rng(4)
+    small = _openblas.MIN_SIZE + 3
+    for n, path in ((small, "axpby"), (_openblas.AXPBY_MAX + 5, "scal")):
+        x, y = (rng.standard_normal(n).astype(dtype) for _ in range(2))
+        ref = y.copy()
+        ref *= dtype(0.9)
+        ref += x
+        calls.clear()
+        assert _openblas.scale_add(0.9, x, y)
+        np.testing.assert_array_equal(y, ref)
+        if path == "axpby" and prefix + "axpby" not in real:
+            path = "scal"  # an OpenBLAS without axpby: the two calls
+        assert calls[0] == prefix + path
+
+
 def test_openblas_matmul_into_windows_and_refusals():
     from chainrule import _openblas
 
