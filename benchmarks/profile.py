@@ -92,7 +92,11 @@ def profile(name: str, steps: int = 100, warmup: int = 10) -> dict:
     Returns ``{"step_ms": ..., "ops": [(op, "forward"|"backward", ms per step, calls per
     step), ...] sorted by time, "outside_ms": step time not spent in any op}``.
     """
-    return next(_rounds(name, steps, warmup))
+    rounds = _rounds(name, steps, warmup)
+    try:
+        return next(rounds)
+    finally:
+        rounds.close()  # restores the registry now, not whenever the generator is collected
 
 
 def profile_spells(name: str, seconds: float, steps: int = 10, warmup: int = 10) -> dict:

@@ -6,7 +6,7 @@ from collections import OrderedDict
 
 from ..core.state import STATE
 from ..errors import ArgumentError
-from ..ops.elementwise import relu_in_place
+from ..ops.elementwise import _relu_in_place
 from .activation import ReLU
 from .layers import Linear
 from .module import Module
@@ -105,7 +105,7 @@ class Sequential(_Indexed):
         fresh = False  # whether ``input`` is a Linear's output that no one else holds
         for m in self._modules.values():
             if fresh and type(m) is ReLU and "forward" not in m.__dict__:
-                relu_in_place(input)
+                _relu_in_place(input)
                 continue
             input = m(input)
             fresh = (type(m) is Linear and "forward" not in m.__dict__

@@ -234,7 +234,7 @@ def _relu_fwd(x):
     return _with_zeros(np.maximum, x)
 
 
-def relu_in_place(t):
+def _relu_in_place(t):
     """ReLU of tensor ``t`` written over its own array, recording nothing: only for an array
     no one else holds and no graph needs (see ``nn.Sequential``). Returns ``t``."""
     _with_zeros(np.maximum, t.data, out=t.data)

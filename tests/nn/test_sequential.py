@@ -48,6 +48,8 @@ def test_relu_after_linear_is_in_place_without_a_graph(relu_calls):
     for p in net.parameters():
         p.requires_grad_(False)
     assert np.array_equal(net(x).numpy(), ref) and len(relu_calls) == 0
+    # the in-place helper is the container's, not the public API
+    assert not hasattr(cr, "relu_in_place") and not hasattr(cr, "_relu_in_place")
 
 
 def test_relu_after_linear_records_the_graph_when_grads_are_wanted(relu_calls):
