@@ -27,7 +27,7 @@ from .. import backend
 from ..errors import ArgumentError, DTypeError, ShapeError
 from ..ops import gelu, relu
 from ..ops._util import as_tensor
-from ..ops.attention import attention
+from ..ops.attention import attention, self_attention_packed
 from ..tensor import Tensor
 from . import init
 from .container import ModuleList
@@ -240,25 +240,33 @@ class MultiheadAttention(Module):
         S = k.shape[1]
         h, d = self.num_heads, self.head_dim
         b = self.in_proj_bias
-        bq = bk = bv = None
-        if b is not None:
-            bq, bk, bv = b[:e], b[e:2 * e], b[2 * e:]
-        if self._qkv_same_embed_dim:
-            w = self.in_proj_weight
-            wq, wk, wv = w[:e], w[e:2 * e], w[2 * e:]
-        else:
-            wq, wk, wv = self.q_proj_weight, self.k_proj_weight, self.v_proj_weight
         from ..ops import linear
 
-        # (N, L, E) -> (N, h, L, d): heads become a batch dim, so no loop over heads
-        qh = linear(q, wq, bq).reshape(n, L, h, d).transpose(1, 2)
-        kh = linear(k, wk, bk).reshape(n, S, h, d).transpose(1, 2)
-        vh = linear(v, wv, bv).reshape(n, S, h, d).transpose(1, 2)
         mask = self._merge_masks(attn_mask, key_padding_mask, n, L, S, batched, q.dtype)
-        out, p = attention(qh, kh, vh, mask, self.dropout if self.training else 0.0,
-                           is_causal=is_causal, generator=self.generator,
-                           name="MultiheadAttention")
-        out = self.out_proj(out.transpose(1, 2).reshape(n, L, e))
+        dropout = self.dropout if self.training else 0.0
+        p = None
+        if (query is key and key is value and self._qkv_same_embed_dim and not need_weights
+                and dropout == 0.0 and (mask is None or mask.dtype == np.bool_)):
+            # self-attention: q, k and v from one product, the heads' attention one op on it
+            qkv = linear(q, self.in_proj_weight, b)
+            out = self_attention_packed(qkv, h, attn_mask=mask, is_causal=is_causal)
+        else:
+            bq = bk = bv = None
+            if b is not None:
+                bq, bk, bv = b[:e], b[e:2 * e], b[2 * e:]
+            if self._qkv_same_embed_dim:
+                w = self.in_proj_weight
+                wq, wk, wv = w[:e], w[e:2 * e], w[2 * e:]
+            else:
+                wq, wk, wv = self.q_proj_weight, self.k_proj_weight, self.v_proj_weight
+            # (N, L, E) -> (N, h, L, d): heads become a batch dim, so no loop over heads
+            qh = linear(q, wq, bq).reshape(n, L, h, d).transpose(1, 2)
+            kh = linear(k, wk, bk).reshape(n, S, h, d).transpose(1, 2)
+            vh = linear(v, wv, bv).reshape(n, S, h, d).transpose(1, 2)
+            out, p = attention(qh, kh, vh, mask, dropout, is_causal=is_causal,
+                               generator=self.generator, name="MultiheadAttention")
+            out = out.transpose(1, 2).reshape(n, L, e)
+        out = self.out_proj(out)
         if not batched:
             out = out.squeeze(0)
         elif not self.batch_first:

@@ -23,6 +23,7 @@ import math
 
 import numpy as np
 
+from ..core import npns
 from ..core.dispatch import apply
 from ..core.registry import explicit
 from ..errors import ArgumentError, DTypeError, ShapeError
@@ -133,6 +134,108 @@ explicit("attn_softmax", _probs_fwd, _probs_vjp, _probs_jvp,
                   S(args=[(2, 3, 4), (2, 5, 4)], attrs=dict(scale=0.5, mask=_MASK)),
                   S(args=[(2, 1, 3, 4), (2, 2, 5, 4), (2, 1, 1, 5)],
                     attrs=dict(scale=0.5, mask=np.tri(3, 5, dtype=bool)))])
+
+
+# -- self-attention on a packed in-projection ---------------------------------------------------
+# ``attn_qkv(qkv, heads, scale, mask)``: for self-attention the query, key and value projections
+# are one product, (N, L, E) @ (E, 3E), whose (N, L, 3E) result holds q, k and v side by side,
+# each split into ``heads`` heads of E / heads. This op is softmax(scale q k^T [mask]) v for
+# every head, returned with the heads merged back, (N, L, E): the input of the output
+# projection. Heads are strided views of ``qkv`` (no copies), the output is written in its
+# merged layout directly, and the reverse rule writes dq, dk and dv straight into one packed
+# gradient, which the in-projection's rule turns into one input gradient and one weight
+# gradient: no fan-out sums, no slices of the weight, no zero-filled scatters.
+def _heads(xp, qkv, heads):
+    """q, k, v of (N, L, 3E) ``qkv`` as (N, heads, L, E / heads) each."""
+    n, L, e3 = qkv.shape
+    x = xp.reshape(qkv, (n, L, 3, heads, e3 // (3 * heads)))
+    x = xp.transpose(x, (2, 0, 3, 1, 4))
+    return x[0], x[1], x[2]
+
+
+def _merged(xp, o):
+    """(N, h, L, d) -> (N, L, h d)."""
+    n, h, L, d = o.shape
+    return xp.reshape(xp.transpose(o, (0, 2, 1, 3)), (n, L, h * d))
+
+
+def _qkv_fwd_saving(qkv, heads, scale, mask=None):
+    q, k, v = _heads(npns, qkv, heads)
+    p = _probs_fwd(q, k, None, scale, mask)
+    n, L, e3 = qkv.shape
+    out = np.empty((n, L, e3 // 3), qkv.dtype)
+    np.matmul(p, v, out=out.reshape(n, L, heads, -1).transpose(0, 2, 1, 3))
+    return out, p
+
+
+def _qkv_fwd(qkv, heads, scale, mask=None):
+    return _qkv_fwd_saving(qkv, heads, scale, mask)[0]
+
+
+def _qkv_vjp(xp, g, out, ins, needs, heads, scale, mask=None, saved=None):
+    qkv = ins[0]
+    q, k, v = _heads(xp, qkv, heads)
+    n, L, e3 = qkv.shape
+    gh = xp.transpose(xp.reshape(g, (n, L, heads, e3 // (3 * heads))), (0, 2, 1, 3))
+    if xp.is_tensor_ns:  # differentiable: the probabilities again, as an op
+        p = xp.apply("attn_softmax", q, k, scale=scale, mask=mask)
+        ds = _probs_vjp(xp, xp.matmul(gh, xp.swapaxes(v, -1, -2)), p, (q, k), (True, True),
+                        scale=scale, mask=mask)
+        dv = xp.matmul(xp.swapaxes(p, -1, -2), gh)
+        parts = [xp.expand_dims(t, 0) for t in (ds[0], ds[1], dv)]
+        packed = xp.transpose(xp.concatenate(parts, axis=0), (1, 3, 0, 2, 4))
+        return (xp.reshape(packed, (n, L, e3)),)
+    p = saved if saved is not None else _probs_fwd(q, k, None, scale, mask)
+    dqkv = np.empty(qkv.shape, qkv.dtype)
+    dq, dk, dv = _heads(npns, dqkv, heads)
+    np.matmul(np.swapaxes(p, -1, -2), gh, out=dv)
+    ds = matmul_nt(gh, v)  # the softmax's reverse rule on g @ v^T, in its buffer
+    t = ds * p
+    ds -= sum_kept(t, (-1,))
+    ds *= p
+    ds *= ds.dtype.type(scale)
+    np.matmul(ds, k, out=dq)
+    np.matmul(np.swapaxes(ds, -1, -2), q, out=dk)
+    return (dqkv,)
+
+
+def _qkv_jvp(xp, ts, out, ins, heads, scale, mask=None):
+    if ts[0] is None:
+        return None
+    q, k, v = _heads(xp, ins[0], heads)
+    tq, tk, tv = _heads(xp, ts[0], heads)
+    p = xp.apply("attn_softmax", q, k, scale=scale, mask=mask) if xp.is_tensor_ns else \
+        _probs_fwd(q, k, None, scale, mask)
+    tp = _probs_jvp(xp, (tq, tk), p, (q, k), scale=scale, mask=mask)
+    return _merged(xp, xp.matmul(tp, v) + xp.matmul(p, tv))
+
+
+_MASK_4 = np.array([[True, True, False, True], [False, False, False, False],
+                    [True, False, True, True], [True, True, True, False]])
+explicit("attn_qkv", _qkv_fwd, _qkv_vjp, _qkv_jvp, forward_saving=_qkv_fwd_saving,
+         samples=[S(args=[(2, 3, 12)], attrs=dict(heads=2, scale=0.5)),
+                  S(args=[(2, 4, 6)], attrs=dict(heads=1, scale=0.7, mask=_MASK_4)),
+                  S(args=[(1, 3, 12)], attrs=dict(heads=4, scale=0.3,
+                                                  mask=np.tri(3, 3, dtype=bool)))])
+
+
+def self_attention_packed(qkv, heads, scale=None, attn_mask=None, is_causal=False,
+                          name="MultiheadAttention"):
+    """Self-attention of every head from a packed (N, L, 3E) in-projection ``qkv`` (q, k, v
+    side by side), heads merged back: (N, L, E). ``attn_mask`` is a boolean mask (True =
+    attend) broadcastable to (N, heads, L, L), or None."""
+    x = as_tensor(qkv)
+    if x.ndim != 3 or x.shape[-1] % (3 * heads):
+        raise ShapeError(f"{name}: packed q, k, v expected shape (N, L, 3E) with E divisible "
+                         f"by heads={heads}, got {_shape(x.shape)}")
+    L = x.shape[1]
+    if scale is None:
+        scale = 1.0 / math.sqrt(x.shape[-1] // (3 * heads))
+    mask = attn_mask
+    if is_causal:
+        tri = causal_mask(L, L)
+        mask = tri if mask is None else np.logical_and(mask, tri)
+    return apply(op("attn_qkv"), x, heads=int(heads), scale=float(scale), mask=mask)
 
 
 # -- front-end ---------------------------------------------------------------------------------

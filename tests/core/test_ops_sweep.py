@@ -52,7 +52,27 @@ REF = {
     "scatter_add_into": None,
     "sum_to": None,
     "einsum": lambda *xs, subscripts: np.einsum(subscripts, *xs),
+    "attn_qkv": lambda qkv, heads, scale, mask=None: _attn_qkv_ref(qkv, heads, scale, mask),
 }
+
+
+def _attn_qkv_ref(qkv, heads, scale, mask):
+    """Head by head, row by row: softmax(scale q k^T) v over the attended keys, 0 for a row
+    that attends to none."""
+    n, L, e3 = qkv.shape
+    e = e3 // 3
+    d = e // heads
+    out = np.zeros((n, L, e))
+    keep = np.broadcast_to(True if mask is None else mask, (n, heads, L, L))
+    for b in range(n):
+        for h in range(heads):
+            q, k, v = (qkv[b, :, j * e + h * d:j * e + (h + 1) * d] for j in range(3))
+            for i in range(L):
+                s = scale * (k @ q[i])
+                w = np.where(keep[b, h, i], np.exp(s - s.max()), 0.0)
+                if w.sum() > 0:
+                    out[b, i, h * d:(h + 1) * d] = (w / w.sum()) @ v
+    return out
 
 
 def _cases():

@@ -242,6 +242,82 @@ def test_mha_layouts_weights_and_unbatched():
     np.testing.assert_allclose(_np(out_u), _np(out)[:, 0], atol=1e-12)
 
 
+def _op_names(t):
+    """Names of the ops recorded in ``t``'s graph."""
+    names, seen, todo = set(), set(), [t._node]
+    while todo:
+        v = todo.pop()
+        if v is None or id(v) in seen or not hasattr(v, "op"):
+            continue
+        seen.add(id(v))
+        names.add(v.op.name)
+        todo.extend(getattr(u, "_node", None) for u in v.inputs)
+    return names
+
+
+@pytest.mark.parametrize("batch_first", [True, False])
+@pytest.mark.parametrize("masks", ["none", "padding+causal", "attn_mask"])
+def test_mha_self_attention_is_one_packed_op_matching_separate_projections(batch_first, masks):
+    rng = np.random.default_rng(21)
+    m = cr.nn.MultiheadAttention(8, 2, batch_first=batch_first, dtype=cr.float64)
+    m.in_proj_bias.data[:] = rng.standard_normal(24) * 0.1
+    xa = rng.standard_normal((3, 5, 8) if batch_first else (5, 3, 8))
+    kw = {}
+    if masks == "padding+causal":  # the last sample's queries attend to nothing but key 0
+        kw = dict(key_padding_mask=cr.tensor(np.array([[False] * 5, [False] * 4 + [True],
+                                                       [False] + [True] * 4])),
+                  is_causal=True)
+    elif masks == "attn_mask":  # True = masked out; query 2 attends to nothing
+        am = rng.random((5, 5)) > 0.6
+        am[2] = True
+        kw = dict(attn_mask=cr.tensor(am))
+    grads = []
+    for need_weights in (False, True):  # the packed op; the separate projections
+        m.zero_grad()
+        x = cr.tensor(xa, requires_grad=True)
+        out = m(x, x, x, need_weights=need_weights, **kw)[0]
+        assert ("attn_qkv" in _op_names(out)) == (not need_weights)
+        (out * cr.tensor(np.arange(out.numel()).reshape(out.shape) % 7)).sum().backward()
+        grads.append([_np(out), _np(x.grad)] + [_np(p.grad) for p in m.parameters()])
+    for packed, separate in zip(*grads):
+        assert np.all(np.isfinite(packed))
+        np.testing.assert_allclose(packed, separate, rtol=1e-10, atol=1e-12)
+    if masks == "attn_mask":  # a query with no key: its attention output is 0
+        out = m(cr.tensor(xa), cr.tensor(xa), cr.tensor(xa), need_weights=False, **kw)[0]
+        row = _np(out)[:, 2] if batch_first else _np(out)[2]
+        np.testing.assert_allclose(row, np.broadcast_to(_np(m.out_proj.bias), row.shape))
+
+
+def test_mha_packed_path_only_for_plain_self_attention():
+    rng = np.random.default_rng(22)
+    m = cr.nn.MultiheadAttention(4, 2, batch_first=True, dropout=0.5)
+    x = cr.tensor(rng.standard_normal((2, 3, 4)).astype(np.float32))
+    m.eval()
+    assert "attn_qkv" in _op_names(m(x, x, x, need_weights=False)[0])
+    m.train()  # dropout on the probabilities: the separate path
+    assert "attn_qkv" not in _op_names(m(x, x, x, need_weights=False)[0])
+    m.eval()
+    y = cr.tensor(_np(x))  # equal values, another tensor: not known to be self-attention
+    assert "attn_qkv" not in _op_names(m(x, y, y, need_weights=False)[0])
+    bias = cr.tensor(np.zeros((3, 3), np.float32))  # a float mask: the separate path
+    assert "attn_qkv" not in _op_names(m(x, x, x, need_weights=False, attn_mask=bias)[0])
+
+
+def test_check_grads_through_packed_self_attention():
+    rng = np.random.default_rng(23)
+    m = cr.nn.MultiheadAttention(4, 2, batch_first=True, dtype=cr.float64)
+    m.in_proj_bias.data[:] = rng.standard_normal(12) * 0.1
+    params = [cr.tensor(_np(p)) for p in m.parameters()]
+    x = cr.tensor(rng.standard_normal((2, 3, 4)))
+    kpm = cr.tensor(np.array([[False] * 3, [False, True, True]]))
+
+    def f(x, *ps):
+        _set_params(m, ps)
+        return m(x, x, x, key_padding_mask=kpm, is_causal=True, need_weights=False)[0]
+
+    check_grads(f, [x, *params], modes=("rev", "fwd"), order=2)
+
+
 def test_mha_kdim_vdim_parameters():
     m = cr.nn.MultiheadAttention(8, 2, kdim=3, vdim=5, batch_first=True)
     assert list(m.state_dict()) == ["q_proj_weight", "k_proj_weight", "v_proj_weight",

@@ -191,6 +191,28 @@ def test_multihead_attention_with_masks(kind, batch_first, dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("batch_first", [True, False])
+def test_multihead_self_attention_without_weights(batch_first, dtype):
+    # query, key and value one tensor, no weights returned: chainrule's packed path
+    ours, theirs = _pair(nn.MultiheadAttention, torch.nn.MultiheadAttention, dtype, 8, 2,
+                         batch_first=batch_first)
+    with torch.no_grad():
+        theirs.in_proj_bias.normal_()
+        theirs.out_proj.bias.normal_()
+    _copy_weights(ours, theirs)
+    rng = np.random.default_rng(8)
+    ci, ti = _inputs(rng, dtype, (2, 5, 8) if batch_first else (5, 2, 8))
+    am, kpm = _masks(rng, 2, 5, 5, "bool")
+    kw_c = dict(key_padding_mask=_t(kpm, dtype, "cr"), attn_mask=_t(am, dtype, "cr"),
+                need_weights=False)
+    kw_t = dict(key_padding_mask=_t(kpm, dtype, "t"), attn_mask=_t(am, dtype, "t"),
+                need_weights=False)
+    oc, ot = ours(ci[0], ci[0], ci[0], **kw_c), theirs(ti[0], ti[0], ti[0], **kw_t)
+    assert oc[1] is None and ot[1] is None
+    _compare(ours, theirs, ci, ti, oc[0], ot[0], dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_multihead_attention_kdim_vdim_per_head_weights_unbatched(dtype):
     ours, theirs = _pair(nn.MultiheadAttention, torch.nn.MultiheadAttention, dtype, 8, 4,
                          kdim=3, vdim=5, batch_first=True)
