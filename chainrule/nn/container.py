@@ -8,6 +8,7 @@ from ..core.state import STATE
 from ..errors import ArgumentError
 from ..ops.elementwise import _relu_in_place
 from .activation import ReLU
+from .conv import MaxPool1d, MaxPool2d
 from .layers import Linear
 from .module import Module
 
@@ -95,22 +96,45 @@ class Sequential(_Indexed):
         self._insert(index, module)
         return self
 
-    # Where no graph is recorded (under no_grad, or with nothing requiring grad), a ReLU that
-    # follows a Linear here clips the Linear's output in place: that output is a new array
-    # that only this loop holds (modules have no hooks), so the ReLU needs no array of its own
-    # and writes no fresh memory (mlp-mnist-infer's step 0.96x, alternately timed). The
-    # numbers are the same bit for bit; modules whose forward was replaced on the instance,
-    # and subclasses, run as usual.
+    # Two rewrites that give the same numbers bit for bit with less memory traffic; modules
+    # whose forward was replaced on the instance, and subclasses, always run as written.
+    # - Where no graph is recorded (under no_grad, or with nothing requiring grad), a ReLU
+    #   that follows a Linear clips the Linear's output in place: that output is a new array
+    #   only this loop holds (modules have no hooks), so the ReLU needs no array of its own
+    #   and writes no fresh memory (mlp-mnist-infer's step 0.96x, alternately timed).
+    # - A ReLU followed by a max pooling (without indices) runs after it: max commutes with
+    #   ReLU, so relu(maxpool(x)) = maxpool(relu(x)), and the gradients agree too (where a
+    #   window's maximum is positive both send it to the same first maximal entry, else both
+    #   give 0). The ReLU's two passes then run on the pooled map, a quarter of the size for
+    #   2x2 windows (cnn2d's step 0.90-0.91x, alternately timed). Not with forward mode,
+    #   anomaly detection or a compile trace on (``STATE.hooked``): they see the ops as
+    #   written.
     def forward(self, input):  # noqa: A002
         fresh = False  # whether ``input`` is a Linear's output that no one else holds
+        held = None  # a ReLU that waits for the module after it: a max pooling goes first
         for m in self._modules.values():
-            if fresh and type(m) is ReLU and "forward" not in m.__dict__:
-                _relu_in_place(input)
-                continue
+            if held is not None:
+                relu, held = held, None
+                if type(m) in _MAX_POOLS and not m.return_indices and "forward" not in m.__dict__:
+                    input = relu(m(input))
+                    continue
+                input = relu(input)
+            if type(m) is ReLU and "forward" not in m.__dict__:
+                if fresh:
+                    _relu_in_place(input)
+                    continue
+                if not STATE.hooked:
+                    held = m
+                    continue
             input = m(input)
             fresh = (type(m) is Linear and "forward" not in m.__dict__
                      and not input.requires_grad and not STATE.hooked)
+        if held is not None:
+            input = held(input)
         return input
+
+
+_MAX_POOLS = (MaxPool1d, MaxPool2d)
 
 
 class ModuleList(_Indexed):

@@ -1,5 +1,6 @@
-"""nn.Sequential: a ReLU after a Linear clips the Linear's output in place where no graph is
-recorded, with the same numbers and nothing else touched."""
+"""nn.Sequential's two rewrites, each with the same numbers bit for bit: a ReLU after a Linear
+clips the Linear's output in place where no graph is recorded, nothing else touched; a ReLU
+before a max pooling runs after it."""
 
 import numpy as np
 import pytest
@@ -90,3 +91,75 @@ def test_in_place_relu_is_traced_as_an_op_under_compile():
     for _ in range(4):  # record, check, then replays
         assert np.array_equal(step().numpy(), ref)
     assert step.eager_reason is None
+
+
+def _cnn(seed=0, pool=nn.MaxPool2d, conv=nn.Conv2d, **pool_kw):
+    cr.manual_seed(seed)
+    return nn.Sequential(conv(2, 4, 3, padding=1), nn.ReLU(), pool(2, **pool_kw), nn.ReLU(),
+                         conv(4, 3, 3, padding=1), nn.ReLU(), pool(3, stride=2, padding=1),
+                         nn.Flatten(), nn.Linear(3 * 2 * 2 if conv is nn.Conv2d else 6, 5),
+                         nn.ReLU())
+
+
+def _ops_in_order(t):
+    """Op names from ``t`` back to the input, following each node's first tensor input."""
+    names, v = [], t._node
+    while v is not None and hasattr(v, "op"):
+        names.append(v.op.name)
+        v = v.inputs[0]._node if v.inputs else None
+    return names[::-1]
+
+
+def _with_ties(shape, seed):
+    """Values from a few levels, so windows hold ties, exact zeros and all-negative maxima."""
+    rng = np.random.default_rng(seed)
+    return rng.choice(np.array([-1.0, -0.5, 0.0, 0.5, 1.0], np.float32), size=shape)
+
+
+@pytest.mark.parametrize("dims", [1, 2])
+def test_relu_before_max_pooling_runs_after_it_with_the_same_numbers(dims):
+    conv, pool = (nn.Conv1d, nn.MaxPool1d) if dims == 1 else (nn.Conv2d, nn.MaxPool2d)
+    shape = (3, 2, 8) if dims == 1 else (3, 2, 8, 8)
+    net, ref = _cnn(pool=pool, conv=conv), _cnn(pool=pool, conv=conv)
+    for w in list(net.parameters()) + list(ref.parameters()):  # a coarse grid: ties everywhere
+        w.data[...] = np.round(w.data * 4) / 4
+    xa = _with_ties(shape, 1)
+    x, xr = cr.tensor(xa, requires_grad=True), cr.tensor(xa, requires_grad=True)
+    out, want = net(x), _layer_by_layer(ref, xr)
+    ops = _ops_in_order(out)
+    pool_op = "max_pool2d"  # 1-D pooling runs as 2-D on a reshaped view
+    assert ops.index(pool_op) < ops.index("relu")  # the pooling first, as recorded
+    assert _ops_in_order(want).index("relu") < _ops_in_order(want).index(pool_op)
+    assert np.array_equal(out.detach().numpy(), want.detach().numpy())
+    g = cr.tensor(_with_ties(out.shape, 2))
+    (out * g).sum().backward()
+    (want * g).sum().backward()
+    assert np.array_equal(x.grad.detach().numpy(), xr.grad.detach().numpy())
+    for p, q in zip(net.parameters(), ref.parameters()):
+        assert np.array_equal(p.grad.detach().numpy(), q.grad.detach().numpy())
+
+
+def test_relu_keeps_its_place_where_the_rewrite_does_not_apply():
+    x = cr.tensor(_with_ties((2, 2, 8, 8), 3))
+    # a pooling that returns indices: they must index the ReLU's output
+    net = nn.Sequential(nn.ReLU(), nn.MaxPool2d(2, return_indices=True))
+    out, idx = net(x)
+    want, widx = nn.MaxPool2d(2, return_indices=True)(cr.relu(x))
+    assert np.array_equal(out.detach().numpy(), want.detach().numpy())
+    assert np.array_equal(idx.detach().numpy(), widx.detach().numpy())
+    # forward mode and anomaly detection see the ops as written
+    net = _cnn()
+    for mode in ("jvp", "anomaly"):
+        with cr.detect_anomaly() if mode == "anomaly" else cr.no_grad():
+            if mode == "anomaly":
+                out = net(x)
+                ops = _ops_in_order(out)
+                assert ops.index("relu") < ops.index("max_pool2d")
+            else:
+                _, t = cr.jvp(lambda v: net(v), (x,), (cr.ones_like(x),))
+                _, t_ref = cr.jvp(lambda v: _layer_by_layer(net, v), (x,), (cr.ones_like(x),))
+                assert np.array_equal(t.detach().numpy(), t_ref.detach().numpy())
+    # a ReLU at the end, and one before a module that is no max pooling
+    net = nn.Sequential(nn.Conv2d(2, 2, 1), nn.ReLU(), nn.AvgPool2d(2), nn.ReLU())
+    assert np.array_equal(net(x).detach().numpy(), _layer_by_layer(net, x).detach().numpy())
+    assert _ops_in_order(net(x))[-1] == "relu"
