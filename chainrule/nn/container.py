@@ -106,9 +106,8 @@ class Sequential(_Indexed):
     #   ReLU, so relu(maxpool(x)) = maxpool(relu(x)), and the gradients agree too (where a
     #   window's maximum is positive both send it to the same first maximal entry, else both
     #   give 0). The ReLU's two passes then run on the pooled map, a quarter of the size for
-    #   2x2 windows (cnn2d's step 0.90-0.91x, alternately timed). Not with forward mode,
-    #   anomaly detection or a compile trace on (``STATE.hooked``): they see the ops as
-    #   written.
+    #   2x2 windows (cnn2d's step 0.90-0.91x, alternately timed). Not with forward mode or
+    #   anomaly detection on: they see the ops as written.
     def forward(self, input):  # noqa: A002
         fresh = False  # whether ``input`` is a Linear's output that no one else holds
         held = None  # a ReLU that waits for the module after it: a max pooling goes first
@@ -123,8 +122,8 @@ class Sequential(_Indexed):
                 if fresh:
                     _relu_in_place(input)
                     continue
-                if not STATE.hooked:
-                    held = m
+                if not STATE.hooked or not (STATE.fw_active or STATE.anomaly):
+                    held = m  # (a compile trace records the rewritten order)
                     continue
             input = m(input)
             fresh = (type(m) is Linear and "forward" not in m.__dict__
