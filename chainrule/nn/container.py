@@ -122,8 +122,10 @@ class Sequential(_Indexed):
                 if fresh:
                     _relu_in_place(input)
                     continue
+                # held unless forward mode or anomaly detection is on (``hooked`` is the one
+                # cheap flag for those and compile traces, which record the rewritten order)
                 if not STATE.hooked or not (STATE.fw_active or STATE.anomaly):
-                    held = m  # (a compile trace records the rewritten order)
+                    held = m
                     continue
             input = m(input)
             fresh = (type(m) is Linear and "forward" not in m.__dict__
