@@ -363,7 +363,10 @@ def test_updates_block_by_block_equal_the_whole_array_update(cls, kwargs, monkey
 def test_fortran_ordered_parameters_keep_their_layout_and_numbers(cls, kwargs):
     """nn.Linear keeps its weight Fortran-ordered. State, scratch, the OpenBLAS path and the
     block-by-block updates follow the parameter's layout; the numbers are those of the same
-    parameter in C order, bit for bit, and a gradient in the other layout gives them too."""
+    parameter in C order, and a gradient in the other layout gives them too. Bit for bit,
+    except where OpenBLAS's axpy rounds an element at the end of a thread's share apart from
+    the rest (its AVX2 kernels: twice, where the vector body fuses the multiply and add): the
+    layouts put other elements there, so those may differ by an ulp a step."""
     from chainrule import _openblas
 
     rng = np.random.default_rng(1)
@@ -385,9 +388,11 @@ def test_fortran_ordered_parameters_keep_their_layout_and_numbers(cls, kwargs):
         got, state = run("F", grad_order)
         assert got.flags.f_contiguous and not got.flags.c_contiguous
         assert state and all(s.flags.f_contiguous for s in state)
-        np.testing.assert_array_equal(got, ref)
+        np.testing.assert_array_max_ulp(got, ref, maxulp=len(grads))
+        assert np.mean(got != ref) < 1e-3
         for s, r in zip(state, ref_state):
-            np.testing.assert_array_equal(s, r)
+            np.testing.assert_array_max_ulp(s, r, maxulp=len(grads))
+            assert np.mean(s != r) < 1e-3
 
 
 def test_openblas_updates_refuse_mixed_layouts():
