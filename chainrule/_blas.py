@@ -2,14 +2,16 @@
 harness.
 
 NumPy's bundled OpenBLAS picks its kernels once, when NumPy loads, from the
-``OPENBLAS_CORETYPE`` environment variable or its own CPU detection, and its detection is not
-always the fastest choice:
+``OPENBLAS_CORETYPE`` environment variable or its own CPU detection, and neither is always the
+fastest choice:
 
-* On some AVX-512 CPUs (AMD Zen 5 among them, with some OpenBLAS builds) it settles on the
-  AVX2 ("Haswell") kernels; on a Zen 5 those run float32 products at about half the speed of
-  its AVX-512 ("SkylakeX") ones (210 against 415 GFLOP/s on 2 cores).
-* On AMD Zen 4, which runs AVX-512 at AVX2's width, it picks the SkylakeX kernels, and the
-  Haswell ones are faster on all but tiny products. On a 2-core Zen 4 (EPYC, family 25),
+* On AMD Zen 5 (EPYC, family 26, full-width AVX-512) the AVX-512 ("SkylakeX") kernels run
+  float32 products at about twice the speed of the AVX2 ("Haswell") ones: 415-455 against
+  210-257 GFLOP/s on 2 cores. Some OpenBLAS builds detect it as an AVX2 CPU, and machines
+  that run many OpenBLAS versions side by side may set ``OPENBLAS_CORETYPE=Haswell`` for
+  every process (the 2-core Zen 5 the benchmarks were last run on does).
+* On AMD Zen 4, which runs AVX-512 at AVX2's width, OpenBLAS picks the SkylakeX kernels, and
+  the Haswell ones are faster on all but tiny products. On a 2-core Zen 4 (EPYC, family 25),
   processes alternated, in GFLOP/s: 128x784 @ 784x512 193-198 against 180-184, 128x512 @
   512x512 186-190 against 172-173, 256x4096 @ 4096x4096 211-213 against 193, the
   convolution's 32x145 @ 145x12544 146-159 against 133-141, 1024x128 @ 128x384 205-213 against
@@ -18,17 +20,18 @@ always the fastest choice:
 
 Results agree to float32 rounding. A running process cannot change the choice, so the
 command-line entry points restart themselves once, before NumPy loads, with
-``OPENBLAS_CORETYPE`` set to the kernels :func:`preferred_kernels` names for this CPU, when:
+``OPENBLAS_CORETYPE`` set to the kernels :func:`preferred_kernels` names for this CPU:
+Haswell kernels on AMD family 25 with AVX-512 (Zen 4); SkylakeX kernels where every AVX-512
+subset they use (``avx512f``, ``avx512bw``, ``avx512dq``, ``avx512vl``, ``avx512cd``) is listed
+in Linux's ``/proc/cpuinfo``, on any other CPU. An ``OPENBLAS_CORETYPE`` the process inherited
+is replaced when it names other kernels (its value is kept in ``CHAINRULE_OPENBLAS_WAS`` and the
+reports say so): a machine-wide setting would otherwise halve the speed of every product on a
+Zen 5. ``CHAINRULE_NO_REEXEC=1`` keeps the environment exactly as it is, inherited kernels
+included.
 
-* the CPU is known (Linux's ``/proc/cpuinfo``): Haswell kernels on AMD family 25 with AVX-512
-  (Zen 4); SkylakeX kernels where every AVX-512 subset they use (``avx512f``, ``avx512bw``,
-  ``avx512dq``, ``avx512vl``, ``avx512cd``) is listed, on any other CPU;
-* ``OPENBLAS_CORETYPE`` is not set (a setting is the user's choice and is kept);
-* ``CHAINRULE_NO_REEXEC`` is not set (set it to keep the environment exactly as it is).
+A library user gets the same by setting the variable before Python starts, e.g. on Zen 5::
 
-A library user gets the same by setting the variable before Python starts, e.g. on Zen 4::
-
-    OPENBLAS_CORETYPE=Haswell python train.py
+    OPENBLAS_CORETYPE=SkylakeX python train.py
 
 This module imports nothing heavy, so entry points can call it first.
 """
@@ -39,6 +42,7 @@ import os
 import sys
 
 _GUARD = "CHAINRULE_REEXECED"
+_WAS = "CHAINRULE_OPENBLAS_WAS"  # the inherited OPENBLAS_CORETYPE a restart replaced
 _NEEDED = ("avx512f", "avx512bw", "avx512dq", "avx512vl", "avx512cd")
 
 
@@ -89,11 +93,15 @@ def preferred_kernels(info=None) -> str | None:
 
 def wants_reexec(env=None, info=None) -> str | None:
     """The kernel set a fresh process should run with (see :func:`preferred_kernels`), or None
-    when this one should carry on as it is."""
+    when this one should carry on as it is: it already runs with them, it is a restart, or
+    ``CHAINRULE_NO_REEXEC`` is set."""
     env = os.environ if env is None else env
-    if env.get(_GUARD) or env.get("CHAINRULE_NO_REEXEC") or env.get("OPENBLAS_CORETYPE"):
+    if env.get(_GUARD) or env.get("CHAINRULE_NO_REEXEC"):
         return None
-    return preferred_kernels(info)
+    kernels = preferred_kernels(info)
+    if kernels is None or env.get("OPENBLAS_CORETYPE", "").lower() == kernels.lower():
+        return None
+    return kernels
 
 
 def maybe_reexec(module: str, argv) -> None:
@@ -106,6 +114,8 @@ def maybe_reexec(module: str, argv) -> None:
     if kernels is None:
         return
     env = dict(os.environ)
+    if env.get("OPENBLAS_CORETYPE"):
+        env[_WAS] = env["OPENBLAS_CORETYPE"]
     env["OPENBLAS_CORETYPE"] = kernels
     env[_GUARD] = "1"
     try:
@@ -117,6 +127,17 @@ def maybe_reexec(module: str, argv) -> None:
 
 
 def kernel_note() -> str:
-    """One line saying which OpenBLAS kernels this process uses, for reports."""
-    core = os.environ.get("OPENBLAS_CORETYPE") or "auto-detected"
-    return f"OpenBLAS kernels: {core}"
+    """One line saying which OpenBLAS kernels this process uses, for reports: OpenBLAS's own
+    name for them once NumPy is loaded, and an inherited setting a restart replaced."""
+    core = None
+    if "numpy" in sys.modules:
+        from . import _openblas
+
+        core = _openblas.core_name()
+    core = core or os.environ.get("OPENBLAS_CORETYPE") or "auto-detected"
+    note = f"OpenBLAS kernels: {core}"
+    was = os.environ.get(_WAS) if os.environ.get(_GUARD) else None
+    if was:
+        note += (f" (chosen for this CPU over the inherited OPENBLAS_CORETYPE={was}; "
+                 "CHAINRULE_NO_REEXEC=1 keeps that)")
+    return note

@@ -73,6 +73,10 @@ def _functions():
                 f.argtypes = [_I64, scalar, _PTR, _I64, scalar, _PTR, _I64]
                 f.restype = None
                 found[k] = f
+        f = getattr(lib, "scipy_openblas_get_corename64_", None)
+        if f is not None:  # optional: core_name reports None without it
+            f.argtypes, f.restype = [], ctypes.c_char_p
+            found["corename"] = f
         for k, scalar in (("sgemm", ctypes.c_float), ("dgemm", ctypes.c_double)):
             f = getattr(lib, f"scipy_cblas_{k}64_", None)
             if f is not None:  # optional: matmul_into reports it is not available without it
@@ -88,6 +92,16 @@ def _functions():
 
 def available() -> bool:
     return bool(_functions())
+
+
+def core_name() -> str | None:
+    """OpenBLAS's name for the kernel set it runs (``"Haswell"``, ``"SkylakeX"``, ...), or None
+    where it is not reachable."""
+    f = (_functions() or {}).get("corename")
+    if f is None:
+        return None
+    name = f()
+    return name.decode("ascii", "replace").strip() or None if name else None
 
 
 def get_threads() -> int | None:

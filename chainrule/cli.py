@@ -20,10 +20,10 @@ Errors in the input (unknown names, malformed configuration files, missing data 
 values) print one message naming the problem and the fix, without a traceback, and exit with
 status 2.
 
-Speed: where NumPy's OpenBLAS would not pick its fastest matrix-multiply kernels for this CPU,
+Speed: where NumPy's OpenBLAS would not run its fastest matrix-multiply kernels for this CPU,
 :func:`main` restarts itself once with ``OPENBLAS_CORETYPE`` set to them (``SkylakeX`` on
-AVX-512 CPUs, ``Haswell`` on AMD Zen 4); see :mod:`chainrule._blas` for when. A setting of
-``OPENBLAS_CORETYPE`` is kept, and ``CHAINRULE_NO_REEXEC=1`` turns this off.
+AVX-512 CPUs, ``Haswell`` on AMD Zen 4), replacing an inherited setting that names other
+kernels; see :mod:`chainrule._blas` for when. ``CHAINRULE_NO_REEXEC=1`` turns this off.
 """
 
 from __future__ import annotations
@@ -91,8 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Run 'chainrule COMMAND --help' for a command's options. Input errors exit with "
                "status 2.\nOn AVX-512 CPUs the command restarts itself once with "
                "OPENBLAS_CORETYPE set to\nOpenBLAS's fastest kernels there (SkylakeX; "
-               "Haswell on AMD Zen 4) unless it is set;\nset CHAINRULE_NO_REEXEC=1 to "
-               "prevent that.")
+               "Haswell on AMD Zen 4), replacing an\ninherited setting; set "
+               "CHAINRULE_NO_REEXEC=1 to prevent that.")
     import numpy as np
 
     from . import __version__
