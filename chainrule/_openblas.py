@@ -101,7 +101,7 @@ def core_name() -> str | None:
     if f is None:
         return None
     name = f()
-    return name.decode("ascii", "replace").strip() or None if name else None
+    return (name.decode("ascii", "replace").strip() or None) if name else None
 
 
 def get_threads() -> int | None:
